@@ -1,0 +1,52 @@
+"""resolvers: facts about the internet, for nttd and anyone else.
+
+A leaf library (it imports nothing from nttd or notices). One small module per
+fact, each exporting a function and a frozen result dataclass:
+
+    urls      canonicalize_url -> CanonicalURL     (InvalidURL on bad input)
+    domain    registered_domain                    (bundled Public Suffix List)
+    dns       make_resolver, resolve_addresses -> DnsAnswer
+    asn       lookup_asn -> AsnInfo                (Team Cymru over DNS)
+    rdap      Bootstrap, rdap_ip -> IpRdap, rdap_domain -> Registrar
+    cdn       detect_cdn -> Cdn                    (bundled CDN list)
+    resolve   resolve_url -> Resolution            (all of the above, one URL)
+
+The outside world (DNS resolver, HTTP session, clock) is always injected.
+"""
+
+from __future__ import annotations
+
+from resolvers.asn import AsnInfo, lookup_asn
+from resolvers.cdn import Cdn, detect_cdn
+from resolvers.dns import DnsAnswer, make_resolver, resolve_addresses
+from resolvers.domain import registered_domain
+from resolvers.errors import BootstrapError, InvalidURL, ResolverError
+from resolvers.rdap import Bootstrap, IpRdap, Registrar, rdap_domain, rdap_ip
+from resolvers.resolve import Hosting, Resolution, ResolverContext, private_reason, resolve_url
+from resolvers.urls import CanonicalURL, canonicalize_url
+
+__all__ = [
+    "AsnInfo",
+    "Bootstrap",
+    "BootstrapError",
+    "CanonicalURL",
+    "Cdn",
+    "DnsAnswer",
+    "Hosting",
+    "InvalidURL",
+    "IpRdap",
+    "Registrar",
+    "Resolution",
+    "ResolverContext",
+    "ResolverError",
+    "canonicalize_url",
+    "detect_cdn",
+    "lookup_asn",
+    "make_resolver",
+    "private_reason",
+    "rdap_domain",
+    "rdap_ip",
+    "registered_domain",
+    "resolve_addresses",
+    "resolve_url",
+]

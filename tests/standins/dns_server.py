@@ -7,7 +7,7 @@ followed inside the zone and every link is put in the answer section.
     zone = Zone()
     zone.add("www.example.com", "CNAME", "host.example.net")
     zone.add("host.example.net", "A", "127.0.0.2")
-    zone.add("2.0.0.127.origin.asn.cymru.com", "TXT", '"64500 | 127.0.0.0/24 | NL | ripencc | 2020-01-01"')
+    add_cymru(zone, "127.0.0.2", 64500, "127.0.0.0/24", "NL", "EXAMPLE-NET")
     async with DnsServer(zone) as server:
         server.host, server.port   # "127.0.0.1", 53xxx
 
@@ -197,6 +197,7 @@ def cymru_origin_name(ip: str) -> str:
 def add_cymru(zone: Zone, ip: str, asn: int, prefix: str, country: str, name: str,
               registry: str = "ripencc") -> None:
     """Teach the zone the two Team Cymru answers for one address."""
-    zone.replace(cymru_origin_name(ip), "TXT", f'"{asn} | {prefix} | {country} | {registry} | 2020-01-01"')
+    origin = f'"{asn} | {prefix} | {country} | {registry} | 2020-01-01"'
+    zone.replace(cymru_origin_name(ip), "TXT", origin)
     zone.replace(f"AS{asn}.asn.cymru.com", "TXT",
                  f'"{asn} | {country} | {registry} | 2001-01-01 | {name}, {country}"')

@@ -1,0 +1,15 @@
+# The dev commands in one place; CI (.ci/run) runs the same ones.
+.PHONY: install test lint serve
+
+install:
+	python3 -m pip install -e '.[test]'
+
+test: install
+	python3 -m pytest
+
+lint:
+	python3 -m ruff check .
+	python3 -m mypy
+
+serve:
+	python3 -m pip install -e . && nttd serve

@@ -1,0 +1,146 @@
+"""Users, roles, passwords and API tokens.
+
+Passwords are hashed with scrypt (stdlib); API tokens are random 256-bit values
+shown once and stored as their SHA-256 (a token is high-entropy, so a fast hash
+is the right tool and lookups stay indexable).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from nttd.models import ApiToken, Hotline, User
+
+TOKEN_PREFIX = "nttd_"  # noqa: S105 - a prefix that makes leaked tokens greppable
+
+
+class Role(StrEnum):
+    ANALYST = "analyst"          # enters and follows cases at the operating hotline
+    PARTNER = "partner"          # a partner hotline: its inbox and status reports
+    COORDINATOR = "coordinator"  # reads statistics
+    ADMIN = "admin"              # everything
+
+
+class AuthError(ValueError):
+    """A user or token could not be created; the message says why."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: int
+    name: str
+    role: Role
+    hotline_id: int | None
+
+    @property
+    def actor(self) -> str:
+        return f"user:{self.name}"
+
+    def can(self, *roles: Role) -> bool:
+        return self.role is Role.ADMIN or self.role in roles
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1)
+    return "scrypt$" + base64.b64encode(salt).decode() + "$" + base64.b64encode(digest).decode()
+
+
+def verify_password(password: str, stored: str) -> bool:
+    try:
+        scheme, salt_b64, digest_b64 = stored.split("$")
+    except ValueError:
+        return False
+    if scheme != "scrypt":
+        return False
+    digest = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt_b64), n=2**14, r=8, p=1)
+    return hmac.compare_digest(digest, base64.b64decode(digest_b64))
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def add_user(
+    session: AsyncSession,
+    name: str,
+    role: str,
+    *,
+    password: str,
+    hotline_code: str | None,
+    now: datetime,
+) -> User:
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise AuthError("a user name must have 1 to 100 characters")
+    try:
+        parsed_role = Role(role)
+    except ValueError:
+        raise AuthError(
+            f"unknown role {role!r}; choose one of {', '.join(r.value for r in Role)}"
+        ) from None
+    if len(password) < 12:
+        raise AuthError("a password must have at least 12 characters")
+    if await session.scalar(select(User.id).where(User.name == name)) is not None:
+        raise AuthError(f"a user named {name!r} already exists")
+    hotline_id = None
+    if hotline_code is not None:
+        hotline_id = await session.scalar(select(Hotline.id).where(Hotline.code == hotline_code))
+        if hotline_id is None:
+            raise AuthError(f"no hotline with code {hotline_code!r}; load the partner file first")
+    if parsed_role is Role.PARTNER and hotline_id is None:
+        raise AuthError("a partner user needs --hotline CODE")
+    user = User(
+        name=name,
+        role=parsed_role.value,
+        hotline_id=hotline_id,
+        password_hash=hash_password(password),
+        created_at=now,
+        disabled=False,
+    )
+    session.add(user)
+    await session.flush()
+    return user
+
+
+async def create_token(session: AsyncSession, user_name: str, *, now: datetime) -> str:
+    user = await session.scalar(select(User).where(User.name == user_name))
+    if user is None:
+        raise AuthError(f"no user named {user_name!r}")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    session.add(
+        ApiToken(
+            user_id=user.id,
+            token_hash=hash_token(token),
+            prefix=token[: len(TOKEN_PREFIX) + 6],
+            created_at=now,
+        )
+    )
+    await session.flush()
+    return token
+
+
+async def authenticate(session: AsyncSession, token: str, *, now: datetime) -> Principal | None:
+    row = (
+        await session.execute(
+            select(ApiToken, User)
+            .join(User, User.id == ApiToken.user_id)
+            .where(ApiToken.token_hash == hash_token(token))
+        )
+    ).first()
+    if row is None:
+        return None
+    api_token, user = row
+    if api_token.revoked_at is not None or user.disabled:
+        return None
+    api_token.last_used_at = now
+    return Principal(user.id, user.name, Role(user.role), user.hotline_id)

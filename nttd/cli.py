@@ -1,0 +1,309 @@
+"""The `nttd` command line (contract in DESIGN.md)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import io
+import json
+import logging
+import secrets
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from nttd import migrate
+from nttd.auth import AuthError, add_user, create_token
+from nttd.cases import IntakeError, Submission, parse_instant, submit
+from nttd.db import make_engine, make_sessionmaker
+from nttd.partners import PartnerFileError, load_partners, read_partner_file
+from nttd.services import Services, load_bootstrap, utcnow
+from nttd.settings import Settings, SettingsError, settings_help
+from nttd.stats import StatsError, removal_stats
+from resolvers.dns import make_resolver
+from resolvers.resolve import ResolverContext, resolve_url
+from resolvers.urls import InvalidURL, canonicalize_url
+
+log = logging.getLogger("nttd")
+
+
+class CliError(Exception):
+    """A user-facing error: printed as `nttd: error: ...`, exit status 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nttd", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("serve", help="web UI, HTTP API and workers in one process")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8080)
+    sub.add_parser("worker", help="workers only (run several against one PostgreSQL)")
+    sub.add_parser("migrate", help="create or upgrade the database schema")
+    sub.add_parser("settings", help="list the settings and their environment variables")
+
+    p = sub.add_parser("resolve", help="resolve URLs without storing anything")
+    p.add_argument("urls", nargs="+", metavar="URL")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser("partners", help="the hotline directory")
+    psub = p.add_subparsers(dest="partners_command", required=True)
+    pl = psub.add_parser("load", help="load a partner file (TOML)")
+    pl.add_argument("file", type=Path)
+
+    p = sub.add_parser("user", help="users")
+    usub = p.add_subparsers(dest="user_command", required=True)
+    ua = usub.add_parser("add", help="add a user")
+    ua.add_argument("name")
+    ua.add_argument("--role", required=True,
+                    choices=["analyst", "partner", "coordinator", "admin"])
+    ua.add_argument("--hotline", metavar="CODE")
+    ua.add_argument("--password-stdin", action="store_true",
+                    help="read the password from standard input")
+
+    p = sub.add_parser("token", help="API tokens")
+    tsub = p.add_subparsers(dest="token_command", required=True)
+    tc = tsub.add_parser("create", help="create an API token for a user (printed once)")
+    tc.add_argument("name")
+
+    p = sub.add_parser("import", help="import URLs from a CSV file or one URL per line")
+    p.add_argument("file", type=Path)
+    p.add_argument("--classification")
+    p.add_argument("--content-type")
+    p.add_argument("--reference")
+
+    p = sub.add_parser("stats", help="removal-time statistics")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--group-by", default="country",
+                   choices=["country", "asn", "partner", "registrar", "cdn"])
+    p.add_argument("--since")
+    p.add_argument("--until")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = Settings.load()
+        return asyncio.run(dispatch(args, settings))
+    except (CliError, SettingsError) as exc:
+        print(f"nttd: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+async def dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    command = args.command
+    if command == "settings":
+        print(settings_help())
+        return 0
+    if command == "resolve":
+        return await cmd_resolve(args, settings)
+    if command == "serve":
+        return await cmd_serve(args, settings)
+    if command == "worker":
+        return await cmd_worker(settings)
+    return await cmd_database(args, settings)
+
+
+async def ensure_schema(engine: Any, *, upgrade_empty: bool) -> None:
+    current = await migrate.current_revision(engine)
+    head = migrate.head_revision()
+    if current == head:
+        return
+    if current is None and upgrade_empty:
+        await migrate.upgrade(engine)
+        log.info("created the database schema (revision %s)", head)
+        return
+    raise CliError(f"the database schema is at {current or 'nothing'}, not {head}: "
+                   "run `nttd migrate`")
+
+
+async def cmd_database(args: argparse.Namespace, settings: Settings) -> int:
+    engine = make_engine(settings.database_url)
+    sessions = make_sessionmaker(engine)
+    try:
+        if args.command == "migrate":
+            before, after = await migrate.upgrade(engine)
+            print(f"schema: {before or '(empty)'} -> {after}")
+            return 0
+        await ensure_schema(engine, upgrade_empty=True)
+        now = utcnow()
+        async with sessions() as session, session.begin():
+            if args.command == "partners":
+                created, updated = await load_partners(session, read_partner_file(args.file))
+                print(f"hotlines: {created} created, {updated} updated")
+            elif args.command == "user":
+                if args.password_stdin:
+                    password = sys.stdin.readline().rstrip("\r\n")
+                    generated = False
+                else:
+                    password, generated = secrets.token_urlsafe(18), True
+                await add_user(session, args.name, args.role, password=password,
+                               hotline_code=args.hotline, now=now)
+                print(f"user {args.name} added with role {args.role}")
+                if generated:
+                    print(f"password (shown once): {password}")
+            elif args.command == "token":
+                token = await create_token(session, args.name, now=now)
+                print(token)
+            elif args.command == "import":
+                return await cmd_import(session, args, now)
+            elif args.command == "stats":
+                result = await removal_stats(
+                    session, group_by=args.group_by, now=now,
+                    since=parse_instant(args.since, "since") if args.since else None,
+                    until=parse_instant(args.until, "until") if args.until else None)
+                print_stats(result, as_json=args.json)
+        return 0
+    except (PartnerFileError, AuthError, StatsError, IntakeError) as exc:
+        raise CliError(str(exc)) from None
+    finally:
+        await engine.dispose()
+
+
+def read_import_file(path: Path) -> list[dict[str, str]]:
+    """Rows of {url, classification?, content_type?, reference?, confirmed_at?}."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise CliError(f"{path} is not UTF-8 text") from None
+    lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    if not lines:
+        raise CliError(f"{path} holds no URLs")
+    header = [h.strip().lower() for h in next(csv.reader([lines[0]]))]
+    if "url" in header:
+        reader = csv.DictReader(io.StringIO("\n".join(lines)), fieldnames=header)
+        next(reader)
+        known = {"url", "classification", "content_type", "reference", "confirmed_at"}
+        unknown = set(header) - known
+        if unknown:
+            raise CliError(f"{path}: unknown CSV column(s): {', '.join(sorted(unknown))}")
+        return [{k: (v or "").strip() for k, v in row.items() if k} for row in reader]
+    return [{"url": line.strip()} for line in lines]
+
+
+async def cmd_import(session: Any, args: argparse.Namespace, now: Any) -> int:
+    rows = read_import_file(args.file)
+    problems = []
+    submissions = []
+    for number, row in enumerate(rows, 1):
+        try:
+            canonicalize_url(row.get("url", ""))
+            confirmed = row.get("confirmed_at")
+            submissions.append(Submission(
+                urls=(row["url"],),
+                classification=row.get("classification") or args.classification,
+                content_type=row.get("content_type") or args.content_type,
+                reference=row.get("reference") or args.reference,
+                confirmed_at=parse_instant(confirmed, "confirmed_at") if confirmed else None,
+            ))
+        except (InvalidURL, IntakeError, KeyError) as exc:
+            problems.append(f"row {number}: {row.get('url', '')!r}: {exc}")
+    if problems:
+        raise CliError(f"{len(problems)} invalid row(s); nothing was imported:\n  "
+                       + "\n  ".join(problems))
+    created = duplicates = 0
+    for submission in submissions:
+        for result in await submit(session, submission, actor="cli:import", user_id=None,
+                                   now=now):
+            if result.duplicate_of is None:
+                created += 1
+            else:
+                duplicates += 1
+    print(f"imported {created} case(s); {duplicates} duplicate(s) of open cases")
+    return 0
+
+
+def print_stats(result: dict[str, Any], *, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(result, indent=2))
+        return
+    print(f"{result['group_by']:<12} {'cases':>6} {'removed':>8} {'open':>6} {'median':>10}")
+    for row in result["groups"]:
+        median = row["median_time_to_removal_seconds"]
+        shown = "-" if median is None else f"{median / 3600:.1f}h"
+        print(f"{row['group'] or '(unknown)':<12} {row['cases']:>6} {row['removed']:>8} "
+              f"{row['open']:>6} {shown:>10}")
+
+
+async def cmd_resolve(args: argparse.Namespace, settings: Settings) -> int:
+    async with aiohttp.ClientSession(trust_env=False) as http:
+        try:
+            bootstrap = await load_bootstrap(settings.rdap_bootstrap, http)
+        except Exception as exc:
+            raise CliError(f"cannot load the RDAP bootstrap: {exc}") from None
+        ctx = ResolverContext(dns=make_resolver(list(settings.dns_servers) or None), http=http,
+                              bootstrap=bootstrap,
+                              allow_private=settings.allow_private_targets)
+        results = await asyncio.gather(*(resolve_url(url, ctx) for url in args.urls))
+    if args.json:
+        data = [r.to_json() for r in results]
+        print(json.dumps(data[0] if len(data) == 1 else data, indent=2))
+    else:
+        for r in results:
+            hosting = r.hosting
+            print(f"{r.host}: ips={','.join(r.ips) or '-'} "
+                  f"asn={hosting.asn if hosting else '-'} "
+                  f"country={hosting.country if hosting else '-'} "
+                  f"cdn={r.cdn.name if r.cdn else '-'} "
+                  f"errors={'; '.join(r.errors) or '-'}")
+    return 0 if all(not r.errors for r in results) else 1
+
+
+async def _until_signalled() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+async def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from nttd.app import make_app
+
+    svc = await Services.start(settings)
+    try:
+        await ensure_schema(svc.engine, upgrade_empty=True)
+        runner = web.AppRunner(make_app(svc), access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, args.host, args.port)
+        await site.start()
+        print(f"nttd listening on http://{args.host}:{args.port}/", flush=True)
+        await _until_signalled()
+        await runner.cleanup()
+    finally:
+        await svc.close()
+    return 0
+
+
+async def cmd_worker(settings: Settings) -> int:
+    from nttd.workers import run_workers
+
+    svc = await Services.start(settings)
+    try:
+        await ensure_schema(svc.engine, upgrade_empty=False)
+        stop = asyncio.Event()
+        task = asyncio.create_task(run_workers(svc, stop))
+        await _until_signalled()
+        stop.set()
+        await task
+    finally:
+        await svc.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,112 @@
+"""Database engine, the UTC datetime column type and the claim-with-lease helper.
+
+SQLite (the embedded default, through aiosqlite) runs in WAL mode with foreign
+keys on; PostgreSQL runs through asyncpg. Datetimes are stored as UTC and always
+come back aware, on both (SQLite has no time zones: `UTCDateTime` restores it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import DateTime, event, select, update
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware UTC datetime on every backend; naive values are refused."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column; use an aware datetime")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
+def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+    if is_sqlite(url):
+        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        return engine
+    return create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def claim(
+    session: AsyncSession,
+    model: Any,
+    *,
+    where: Sequence[ColumnElement[bool]],
+    order_by: Any,
+    limit: int,
+    owner: str,
+    now: datetime,
+    lease_until: datetime,
+) -> list[int]:
+    """Claim up to `limit` due rows of `model` for `owner` until `lease_until`.
+
+    Rows whose lease is free or expired are eligible. On PostgreSQL the rows are
+    picked with FOR UPDATE SKIP LOCKED, so concurrent workers never pick the same
+    row; the UPDATE then names the picked ids literally (an `IN (subquery ...
+    LIMIT)` would be re-evaluated and could update every row). SQLite ignores
+    SKIP LOCKED and serialises writers, so run one worker on it. The caller
+    commits.
+    """
+    free = (model.lease_until.is_(None)) | (model.lease_until < now)
+    picked = (
+        select(model.id)
+        .where(*where, free)
+        .order_by(order_by)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    ids = list((await session.execute(picked)).scalars())
+    if not ids:
+        return []
+    await session.execute(
+        update(model)
+        .where(model.id.in_(ids))
+        .values(lease_owner=owner, lease_until=lease_until)
+        .execution_options(synchronize_session=False)
+    )
+    return ids

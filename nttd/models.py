@@ -1,0 +1,182 @@
+"""Tables. Every step of the pipeline reads its work from here and writes back.
+
+Work is claimed with leases (`lease_owner`, `lease_until`), so a crashed worker's
+work is taken over when its lease expires. Side effects go through the `notices`
+outbox. `events` is append-only: the audit trail of every change.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from nttd.db import UTCDateTime
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# Open = may not be submitted again (the dedup key is unique among open cases).
+OPEN_CASE_SQL = "status NOT IN ('removed', 'closed')"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Hotline(Base):
+    __tablename__ = "hotlines"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    countries: Mapped[list[str]] = mapped_column(JSON, default=list)
+    is_self: Mapped[bool] = mapped_column(Boolean, default=False)
+    language: Mapped[str] = mapped_column(String(16), default="en")
+    email: Mapped[str | None] = mapped_column(String(320))
+    webhook_url: Mapped[str | None] = mapped_column(Text)
+    webhook_secret: Mapped[str | None] = mapped_column(Text)
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    role: Mapped[str] = mapped_column(String(20))
+    hotline_id: Mapped[int | None] = mapped_column(ForeignKey("hotlines.id"))
+    password_hash: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Case(Base):
+    __tablename__ = "cases"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(Text)             # as submitted (trimmed)
+    canonical_url: Mapped[str] = mapped_column(Text)   # the dedup key
+    host: Mapped[str] = mapped_column(String(255), index=True)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    status_before_hold: Mapped[str | None] = mapped_column(String(20))
+    classification: Mapped[str | None] = mapped_column(String(100))
+    content_type: Mapped[str | None] = mapped_column(String(100))
+    reference: Mapped[str | None] = mapped_column(String(200))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Clocks (see DESIGN.md): all UTC.
+    confirmed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    first_notice_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    hold_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    hold_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    # Resolution and route.
+    facts: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    country: Mapped[str | None] = mapped_column(String(2), index=True)
+    asn: Mapped[int | None] = mapped_column(Integer)
+    route_kind: Mapped[str | None] = mapped_column(String(20))  # partner | direct
+    route_hotline_id: Mapped[int | None] = mapped_column(ForeignKey("hotlines.id"), index=True)
+    next_resolve_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolve_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    # Checks.
+    next_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    check_count: Mapped[int] = mapped_column(Integer, default=0)
+    gone_streak: Mapped[int] = mapped_column(Integer, default=0)
+    gone_streak_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_gone_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reappeared_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Leases.
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index(
+            "uq_cases_open_canonical_url",
+            "canonical_url",
+            unique=True,
+            sqlite_where=text(OPEN_CASE_SQL),
+            postgresql_where=text(OPEN_CASE_SQL),
+        ),
+    )
+
+
+class Notice(Base):
+    __tablename__ = "notices"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # host | cdn | registrar | partner
+    recipient_kind: Mapped[str] = mapped_column(String(20))
+    channel: Mapped[str] = mapped_column(String(20))         # email | webhook
+    address: Mapped[str] = mapped_column(Text)               # e-mail address or webhook URL
+    recipient_name: Mapped[str] = mapped_column(String(200))
+    hotline_id: Mapped[int | None] = mapped_column(ForeignKey("hotlines.id"))
+    language: Mapped[str] = mapped_column(String(16), default="en")
+    # queued | sent | failed | cancelled
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    subject: Mapped[str | None] = mapped_column(Text)
+    body: Mapped[str | None] = mapped_column(Text)
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class NoticeCase(Base):
+    __tablename__ = "notice_cases"
+    notice_id: Mapped[int] = mapped_column(ForeignKey("notices.id"), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True, index=True)
+
+
+class Check(Base):
+    __tablename__ = "checks"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    verdict: Mapped[str] = mapped_column(String(20))
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    method: Mapped[str | None] = mapped_column(String(8))
+    location: Mapped[str | None] = mapped_column(Text)
+    peer_ip: Mapped[str | None] = mapped_column(String(45))
+    latency_ms: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class Event(Base):
+    __tablename__ = "events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(40))
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON)

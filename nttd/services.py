@@ -1,0 +1,106 @@
+"""The service's seams, built once from Settings: database, clock, DNS resolver,
+HTTP session, RDAP bootstrap, notice renderer, SMTP settings and checker.
+
+Tests build the same object with loopback stand-ins behind each seam.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiohttp
+import dns.asyncresolver
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from notices.mail import SmtpConfig, parse_smtp_url
+from notices.render import NoticeRenderer
+from nttd.checker import Checker
+from nttd.db import make_engine, make_sessionmaker
+from nttd.settings import Settings, SettingsError
+from resolvers.dns import make_resolver
+from resolvers.rdap import Bootstrap
+from resolvers.resolve import ResolverContext
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    dns: dns.asyncresolver.Resolver
+    http: aiohttp.ClientSession
+    bootstrap: Bootstrap
+    renderer: NoticeRenderer
+    checker: Checker
+    smtp: SmtpConfig | None
+    clock: Callable[[], datetime] = utcnow
+    worker_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
+
+    @property
+    def resolver_context(self) -> ResolverContext:
+        return ResolverContext(
+            dns=self.dns,
+            http=self.http,
+            bootstrap=self.bootstrap,
+            allow_private=self.settings.allow_private_targets,
+            clock=self.clock,
+        )
+
+    @classmethod
+    async def start(
+        cls, settings: Settings, *, clock: Callable[[], datetime] = utcnow
+    ) -> Services:
+        try:
+            smtp = parse_smtp_url(settings.smtp_url) if settings.smtp_url else None
+        except ValueError as exc:
+            raise SettingsError(f"NTTD_SMTP_URL: {exc}") from None
+        resolver = make_resolver(list(settings.dns_servers) or None)
+        http = aiohttp.ClientSession(
+            trust_env=False,
+            timeout=aiohttp.ClientTimeout(total=30, connect=10),
+            headers={"User-Agent": "nttd/0.1 (notice-and-takedown coordination)"},
+        )
+        try:
+            bootstrap = await load_bootstrap(settings.rdap_bootstrap, http)
+        except Exception:
+            await http.close()
+            raise
+        engine = make_engine(settings.database_url)
+        checker = Checker(resolver, allow_private=settings.allow_private_targets, clock=clock)
+        await checker.__aenter__()
+        return cls(
+            settings=settings,
+            engine=engine,
+            sessions=make_sessionmaker(engine),
+            dns=resolver,
+            http=http,
+            bootstrap=bootstrap,
+            renderer=NoticeRenderer(TEMPLATES),
+            checker=checker,
+            smtp=smtp,
+            clock=clock,
+        )
+
+    async def close(self) -> None:
+        await self.checker.close()
+        await self.http.close()
+        await self.engine.dispose()
+
+
+async def load_bootstrap(source: str | None, http: aiohttp.ClientSession) -> Bootstrap:
+    if source and source.startswith(("http://", "https://")):
+        return await Bootstrap.fetch(source, http)
+    try:
+        return Bootstrap.load(source)
+    except (OSError, ValueError) as exc:
+        raise SettingsError(f"NTTD_RDAP_BOOTSTRAP: cannot load {source!r}: {exc}") from None

@@ -1,0 +1,267 @@
+"""Settings: one frozen, typed object read from the environment and a TOML file.
+
+Every setting is declared once in `SETTINGS` with its environment variable, its
+TOML key, its default and its help text; `docs/settings.md`-style help comes
+from the same table (`nttd settings`), and a test fails if a field of `Settings`
+is not declared there. Precedence: environment variable > TOML file named by
+`NTTD_CONFIG` > default. An invalid value fails at start with a message that
+names the variable.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+
+class SettingsError(ValueError):
+    """A setting has an invalid value; the message names the variable."""
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str) -> timedelta:
+    """`500ms`, `2s`, `5m`, `1h`, `1d`, `2w` → timedelta (ValueError otherwise)."""
+    match = _DURATION.match(text)
+    if not match:
+        raise ValueError(f"{text!r} is not a duration like 500ms, 2s, 5m, 1h or 1d")
+    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+
+
+def format_duration(value: timedelta) -> str:
+    seconds = value.total_seconds()
+    for unit in ("d", "h", "m", "s"):
+        size = _UNITS[unit]
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{int(seconds * 1000)}ms"
+
+
+def _schedule(text: str) -> tuple[timedelta, ...]:
+    items = tuple(parse_duration(part) for part in text.split(",") if part.strip())
+    if not items:
+        raise ValueError("needs at least one duration")
+    if any(item <= timedelta(0) for item in items):
+        raise ValueError("durations must be positive")
+    return items
+
+
+def _positive_duration(text: str) -> timedelta:
+    value = parse_duration(text)
+    if value < timedelta(0):
+        raise ValueError("must not be negative")
+    return value
+
+
+def _country(text: str) -> str | None:
+    text = text.strip().upper()
+    if not text:
+        return None
+    if not re.fullmatch(r"[A-Z]{2}", text):
+        raise ValueError(f"{text!r} is not an ISO 3166 alpha-2 country code")
+    return text
+
+
+def _dns_servers(text: str) -> tuple[str, ...]:
+    servers = tuple(part.strip() for part in text.split(",") if part.strip())
+    for server in servers:
+        host = server
+        if server.startswith("["):
+            host = server[1 : server.index("]")] if "]" in server else server
+        elif server.count(":") == 1:
+            host, port = server.split(":")
+            if not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"{server!r}: bad port")
+        ipaddress.ip_address(host)  # raises ValueError with a clear message
+    return servers
+
+
+def _flag(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"{text!r} is not a boolean (use 1 or 0)")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError("must be at least 1")
+    return value
+
+
+def _smtp_url(text: str) -> str | None:
+    text = text.strip()
+    if not text:
+        return None
+    if not re.match(r"^smtps?://[^/]+", text):
+        raise ValueError("must look like smtp://[user:pass@]host:port or smtps://…")
+    return text
+
+
+def _optional(text: str) -> str | None:
+    return text.strip() or None
+
+
+def _database_url(text: str) -> str:
+    text = text.strip()
+    if text.startswith("postgresql://") or text.startswith("postgres://"):
+        # The plain libpq form is what people paste; we speak asyncpg.
+        text = "postgresql+asyncpg://" + text.split("://", 1)[1]
+    if not (text.startswith("sqlite+aiosqlite://") or text.startswith("postgresql+asyncpg://")):
+        raise ValueError("must be a sqlite+aiosqlite:/// or postgresql+asyncpg:// URL")
+    return text
+
+
+@dataclass(frozen=True)
+class Setting:
+    field: str
+    env: str
+    default: str
+    parse: Callable[[str], Any]
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("database_url", "NTTD_DATABASE_URL", "sqlite+aiosqlite:///nttd.db", _database_url,
+            "SQLAlchemy URL of the database (SQLite file or PostgreSQL via asyncpg)."),
+    Setting("home_country", "NTTD_HOME_COUNTRY", "", _country,
+            "ISO 3166 alpha-2 country of the operating hotline."),
+    Setting("dns_servers", "NTTD_DNS_SERVERS", "", _dns_servers,
+            "Comma list of ip[:port] DNS resolvers; empty means the system resolver."),
+    Setting("rdap_bootstrap", "NTTD_RDAP_BOOTSTRAP", "", _optional,
+            "URL or directory holding IANA dns.json, ipv4.json, ipv6.json, asn.json; "
+            "empty means the bundled snapshot."),
+    Setting("smtp_url", "NTTD_SMTP_URL", "", _smtp_url,
+            "smtp://[user:pass@]host:port (smtps:// for TLS); empty keeps e-mail notices queued."),
+    Setting("notice_from", "NTTD_NOTICE_FROM", "", _optional,
+            "From address of e-mail notices."),
+    Setting("allow_private_targets", "NTTD_ALLOW_PRIVATE_TARGETS", "0", _flag,
+            "1 lets loopback/private addresses be resolved and checked (tests, demo)."),
+    Setting("recheck_schedule", "NTTD_RECHECK_SCHEDULE", "15m,1h,3h,6h", _schedule,
+            "Durations between availability checks; the last one repeats."),
+    Setting("removal_confirmations", "NTTD_REMOVAL_CONFIRMATIONS", "3", _positive_int,
+            "Gone verdicts in a row needed to confirm removal."),
+    Setting("removal_confirm_spacing", "NTTD_REMOVAL_CONFIRM_SPACING", "3m", _positive_duration,
+            "Least time between two gone verdicts that count toward removal."),
+    Setting("reappearance_schedule", "NTTD_REAPPEARANCE_SCHEDULE", "1h,6h,1d", _schedule,
+            "Durations between checks after removal; the last one repeats."),
+    Setting("reappearance_window", "NTTD_REAPPEARANCE_WINDOW", "30d", _positive_duration,
+            "How long a removed URL keeps being checked for reappearance."),
+    Setting("notice_batch_window", "NTTD_NOTICE_BATCH_WINDOW", "10m", _positive_duration,
+            "How long notices to one recipient are gathered before sending."),
+    Setting("reminder_schedule", "NTTD_REMINDER_SCHEDULE", "24h,48h,72h", _schedule,
+            "Durations after which an unremoved case is chased, then escalated."),
+    Setting("notice_retry_schedule", "NTTD_NOTICE_RETRY_SCHEDULE", "1m,5m,15m,1h", _schedule,
+            "Waits between delivery attempts of a queued notice; the last one repeats."),
+    Setting("worker_poll_interval", "NTTD_WORKER_POLL_INTERVAL", "1s", _positive_duration,
+            "How often idle workers look for due work."),
+    Setting("lease_duration", "NTTD_LEASE_DURATION", "5m", _positive_duration,
+            "How long a worker's claim on a piece of work lasts before another may take it."),
+    Setting("public_url", "NTTD_PUBLIC_URL", "", _optional,
+            "Base URL under which this nttd is reachable (for links in notices)."),
+    Setting("secret_key", "NTTD_SECRET_KEY", "", _optional,
+            "Secret for signed links; empty derives one per database (set it in production)."),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite+aiosqlite:///nttd.db"
+    home_country: str | None = None
+    dns_servers: tuple[str, ...] = ()
+    rdap_bootstrap: str | None = None
+    smtp_url: str | None = None
+    notice_from: str | None = None
+    allow_private_targets: bool = False
+    recheck_schedule: tuple[timedelta, ...] = (
+        timedelta(minutes=15), timedelta(hours=1), timedelta(hours=3), timedelta(hours=6))
+    removal_confirmations: int = 3
+    removal_confirm_spacing: timedelta = timedelta(minutes=3)
+    reappearance_schedule: tuple[timedelta, ...] = (
+        timedelta(hours=1), timedelta(hours=6), timedelta(days=1))
+    reappearance_window: timedelta = timedelta(days=30)
+    notice_batch_window: timedelta = timedelta(minutes=10)
+    reminder_schedule: tuple[timedelta, ...] = (
+        timedelta(hours=24), timedelta(hours=48), timedelta(hours=72))
+    notice_retry_schedule: tuple[timedelta, ...] = (
+        timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1))
+    worker_poll_interval: timedelta = timedelta(seconds=1)
+    lease_duration: timedelta = timedelta(minutes=5)
+    public_url: str | None = None
+    secret_key: str | None = None
+
+    def __repr__(self) -> str:
+        shown = []
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name in {"secret_key", "smtp_url", "database_url"} and value:
+                value = re.sub(r"//([^@/]*):[^@/]*@", r"//\1:***@", str(value))
+                if f.name == "secret_key":
+                    value = "***"
+            shown.append(f"{f.name}={value!r}")
+        return f"Settings({', '.join(shown)})"
+
+    @classmethod
+    def load(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read the settings from `environ` (default os.environ) and NTTD_CONFIG."""
+        environ = os.environ if environ is None else environ
+        raw: dict[str, str] = {}
+        config_path = environ.get("NTTD_CONFIG")
+        if config_path:
+            raw.update(_read_toml(Path(config_path)))
+        for setting in SETTINGS:
+            if setting.env in environ:
+                raw[setting.field] = environ[setting.env]
+        values: dict[str, Any] = {}
+        for setting in SETTINGS:
+            text = raw.get(setting.field, setting.default)
+            try:
+                values[setting.field] = setting.parse(text)
+            except ValueError as exc:
+                raise SettingsError(f"{setting.env}: invalid value {text!r}: {exc}") from None
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+def _read_toml(path: Path) -> dict[str, str]:
+    by_key = {s.field: s for s in SETTINGS} | {s.env: s for s in SETTINGS}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SettingsError(f"NTTD_CONFIG: file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"NTTD_CONFIG: {path} is not valid TOML: {exc}") from None
+    result: dict[str, str] = {}
+    for key, value in data.items():
+        setting = by_key.get(key) or by_key.get(key.upper()) or by_key.get(key.lower())
+        if setting is None:
+            raise SettingsError(f"NTTD_CONFIG: {path}: unknown setting {key!r}")
+        if isinstance(value, bool):
+            value = "1" if value else "0"
+        elif isinstance(value, list):
+            value = ",".join(str(v) for v in value)
+        result[setting.field] = str(value)
+    return result
+
+
+def settings_help() -> str:
+    lines = []
+    for s in SETTINGS:
+        lines.append(f"{s.env}  (TOML key: {s.field}; default: {s.default or '(none)'})")
+        lines.append(f"    {s.help}")
+    return "\n".join(lines)

@@ -1,0 +1,159 @@
+"""The `nttd` command line, run as a separate process like a person runs it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from tests.integration.world import SITES, running_world
+
+PARTNERS = """
+[[hotline]]
+code = "gb-home"
+name = "Home Hotline"
+countries = ["GB"]
+self = true
+
+[[hotline]]
+code = "nl-partner"
+name = "Partner Hotline NL"
+countries = ["NL"]
+email = "reports@partner-nl.example"
+"""
+
+
+async def nttd(*args: str, env: dict[str, str], cwd: Path, stdin: str | None = None,
+               ) -> tuple[int, str, str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("NTTD_")}
+    full_env.update(env)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "nttd.cli", *args, env=full_env, cwd=cwd,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(
+        proc.communicate(stdin.encode() if stdin is not None else None), timeout=60)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def test_admin_commands(database_url: str, tmp_path: Path) -> None:
+    env = {"NTTD_DATABASE_URL": database_url}
+    code, out, err = await nttd("migrate", env=env, cwd=tmp_path)
+    assert code == 0, err
+    assert "-> 0001" in out
+    (tmp_path / "partners.toml").write_text(PARTNERS)
+    code, out, err = await nttd("partners", "load", "partners.toml", env=env, cwd=tmp_path)
+    assert (code, out.strip()) == (0, "hotlines: 2 created, 0 updated"), err
+    code, out, err = await nttd("partners", "load", "partners.toml", env=env, cwd=tmp_path)
+    assert out.strip() == "hotlines: 0 created, 2 updated"
+
+    code, out, err = await nttd("user", "add", "alice", "--role", "analyst", "--password-stdin",
+                                env=env, cwd=tmp_path, stdin="a long enough password\n")
+    assert code == 0, err
+    code, out, err = await nttd("user", "add", "nlp", "--role", "partner",
+                                "--hotline", "nl-partner", env=env, cwd=tmp_path)
+    assert code == 0 and "password (shown once):" in out
+    code, out, err = await nttd("user", "add", "bob", "--role", "partner", env=env, cwd=tmp_path)
+    assert code == 2 and "needs --hotline" in err
+    code, token, err = await nttd("token", "create", "alice", env=env, cwd=tmp_path)
+    assert code == 0 and token.startswith("nttd_")
+    code, out, err = await nttd("token", "create", "nobody", env=env, cwd=tmp_path)
+    assert code == 2 and "no user named 'nobody'" in err
+
+    # Import: one bad row refuses the whole file.
+    (tmp_path / "bad.txt").write_text("http://a.example.com/1.jpg\nftp://b.example.com/2\n")
+    code, out, err = await nttd("import", "bad.txt", env=env, cwd=tmp_path)
+    assert code == 2 and "row 2" in err and "nothing was imported" in err
+    (tmp_path / "urls.csv").write_text(
+        "url,reference,confirmed_at\n"
+        "http://a.example.com/1.jpg,REF-A,2026-01-01T00:00:00Z\n"
+        "http://b.example.com/2.jpg,REF-B,\n"
+        "HTTP://A.EXAMPLE.COM:80/1.jpg,REF-C,\n")
+    code, out, err = await nttd("import", "urls.csv", env=env, cwd=tmp_path)
+    assert code == 0, err
+    assert out.strip() == "imported 2 case(s); 1 duplicate(s) of open cases"
+
+    code, out, err = await nttd("stats", "--json", env=env, cwd=tmp_path)
+    assert code == 0, err
+    assert json.loads(out)["group_by"] == "country"
+
+
+async def test_invalid_setting_fails_at_start_naming_the_variable(tmp_path: Path) -> None:
+    code, out, err = await nttd("migrate", env={"NTTD_HOME_COUNTRY": "Britain"}, cwd=tmp_path)
+    assert code == 2
+    assert "NTTD_HOME_COUNTRY" in err
+    assert not (tmp_path / "nttd.db").exists()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+async def test_serve_on_the_embedded_default(tmp_path: Path) -> None:
+    """README's first command: `nttd serve` on a fresh directory, SQLite by default."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NTTD_")}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "nttd.cli", "serve", "--port", str(port), cwd=tmp_path, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        line = await asyncio.wait_for(proc.stdout.readline(), timeout=60)
+        assert f"http://127.0.0.1:{port}/" in line.decode()
+        async with aiohttp.ClientSession(trust_env=False) as http:
+            async with http.get(f"http://127.0.0.1:{port}/healthz") as resp:
+                assert resp.status == 200
+            async with http.get(f"http://127.0.0.1:{port}/api/v1/openapi.json") as resp:
+                spec: dict[str, Any] = await resp.json()
+                assert "/api/v1/cases" in spec["paths"]
+            async with http.get(f"http://127.0.0.1:{port}/api/v1/cases") as resp:
+                assert resp.status == 401
+        assert (tmp_path / "nttd.db").exists()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(proc.wait(), timeout=30)
+    assert proc.returncode == 0
+
+
+async def test_resolve_json(tmp_path: Path) -> None:
+    async with running_world(f"sqlite+aiosqlite:///{tmp_path / 'w.db'}", tmp_path) as world:
+        env = {"NTTD_DNS_SERVERS": world.dns.address,
+               "NTTD_RDAP_BOOTSTRAP": str(tmp_path / "bootstrap"),
+               "NTTD_ALLOW_PRIVATE_TARGETS": "1"}
+        code, out, err = await nttd("resolve", world.url("cdn"), "--json", env=env,
+                                    cwd=tmp_path)
+        assert code == 0, err
+        data = json.loads(out)
+        assert data["host"] == "www.example.net"
+        assert data["registered_domain"] == "example.net"
+        assert data["cname_chain"] == ["www.example.net.cdn.cloudflare.net"]
+        assert data["ips"] == [SITES["cdn"].ip]
+        assert data["hosting"]["asn"] == 13335
+        assert data["hosting"]["prefix"] == SITES["cdn"].network
+        assert data["hosting"]["country"] == "US"
+        assert data["hosting"]["abuse_emails"] == [SITES["cdn"].abuse]
+        assert data["cdn"]["name"] == "Cloudflare"
+        assert data["registrar"]["name"] == "Example Registrar, Inc."
+        assert data["registrar"]["iana_id"] == "9999"
+        assert data["registrar"]["abuse_emails"] == ["abuse@registrar.example"]
+        assert data["errors"] == []
+
+        # Without NTTD_ALLOW_PRIVATE_TARGETS a loopback target is refused, clearly.
+        env.pop("NTTD_ALLOW_PRIVATE_TARGETS")
+        code, out, err = await nttd("resolve", world.url("us"), "--json", env=env, cwd=tmp_path)
+        assert code == 1
+        data = json.loads(out)
+        assert data["hosting"] is None
+        assert any("loopback" in e for e in data["errors"])
+        assert world.rdap.requests.get(f"/ip/{SITES['us'].ip}", 0) == 0

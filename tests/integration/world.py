@@ -1,0 +1,228 @@
+"""A small internet on loopback, and nttd running against it over HTTP.
+
+Five hosting networks, each with its own hosting server, RDAP answer and Team
+Cymru answers:
+
+    site      address      network          country  what nttd should do
+    nl        127.0.1.1    127.0.1.0/24     NL       route to partner nl-partner (webhook)
+    de        127.0.2.1    127.0.2.0/24     DE       route to partner de-partner (e-mail)
+    us        127.0.3.1    127.0.3.0/24     US       no partner: notice to the host
+    gb        127.0.4.1    127.0.4.0/24     GB       our own country: notice to the host
+    cdn       127.0.5.1    127.0.5.0/24     US       behind Cloudflare (CNAME): notice to the CDN
+
+Names are `<site>-files.example.com` (the CDN one is `www.example.net`, a CNAME
+to `www.example.net.cdn.cloudflare.net`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from nttd.app import make_app
+from nttd.auth import add_user, create_token
+from nttd.migrate import upgrade
+from nttd.partners import load_partners, read_partner_file
+from nttd.services import Services
+from nttd.settings import Settings
+from tests.standins.dns_server import DnsServer, Zone, add_cymru
+from tests.standins.hosting import HostingServer
+from tests.standins.rdap_server import RdapServer
+from tests.standins.smtp_sink import SmtpSink
+from tests.standins.webhook_receiver import WebhookReceiver
+
+WEBHOOK_SECRET = "nl-partner-shared-secret-0123456789"
+PATH = "/img/1.jpg"
+
+
+@dataclass(frozen=True)
+class Site:
+    name: str
+    ip: str
+    network: str
+    country: str
+    asn: int
+    as_name: str
+    abuse: str
+    hostname: str
+
+
+SITES = {
+    "nl": Site("nl", "127.0.1.1", "127.0.1.0/24", "NL", 64501, "NL-HOSTING",
+               "abuse@nl-host.example",
+               "nl-files.example.com"),
+    "de": Site("de", "127.0.2.1", "127.0.2.0/24", "DE", 64502, "DE-HOSTING",
+               "abuse@de-host.example",
+               "de-files.example.com"),
+    "us": Site("us", "127.0.3.1", "127.0.3.0/24", "US", 64503, "US-HOSTING",
+               "abuse@us-host.example",
+               "us-files.example.com"),
+    "gb": Site("gb", "127.0.4.1", "127.0.4.0/24", "GB", 64504, "GB-HOSTING",
+               "abuse@gb-host.example",
+               "gb-files.example.com"),
+    "cdn": Site("cdn", "127.0.5.1", "127.0.5.0/24", "US", 13335, "CLOUDFLARENET",
+                "abuse@cloudflare.example", "www.example.net"),
+}
+
+
+def partner_file(webhook_url: str) -> str:
+    return f"""
+[[hotline]]
+code = "gb-home"
+name = "Home Hotline"
+countries = ["GB"]
+self = true
+
+[[hotline]]
+code = "nl-partner"
+name = "Partner Hotline NL"
+countries = ["NL"]
+language = "nl"
+webhook_url = "{webhook_url}"
+webhook_secret = "{WEBHOOK_SECRET}"
+
+[[hotline]]
+code = "de-partner"
+name = "Partner Hotline DE"
+countries = ["DE"]
+email = "reports@partner-de.example"
+"""
+
+
+@dataclass
+class World:
+    zone: Zone
+    dns: DnsServer
+    rdap: RdapServer
+    hosts: dict[str, HostingServer]
+    smtp: SmtpSink
+    webhook: WebhookReceiver
+    settings: Settings
+    svc: Services
+    base_url: str
+    http: aiohttp.ClientSession
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def url(self, site: str, path: str = PATH) -> str:
+        return f"http://{SITES[site].hostname}:{self.hosts[site].port}{path}"
+
+    async def api(self, method: str, path: str, *, user: str | None = "analyst",
+                  json: Any = None, token: str | None = None) -> tuple[int, Any]:
+        headers = {}
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        elif user is not None:
+            headers["Authorization"] = f"Bearer {self.tokens[user]}"
+        async with self.http.request(method, self.base_url + path, json=json,
+                                     headers=headers) as resp:
+            return resp.status, await resp.json()
+
+    async def case(self, case_id: int, user: str = "analyst") -> dict[str, Any]:
+        status, body = await self.api("GET", f"/api/v1/cases/{case_id}", user=user)
+        assert status == 200, body
+        return dict(body)
+
+    async def wait_for(self, what: str, probe: Callable[[], Awaitable[bool]],
+                       timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if await probe():
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"timed out waiting for {what}")
+
+    async def wait_status(self, case_id: int, *statuses: str, timeout: float = 20.0) -> None:
+        async def probe() -> bool:
+            return (await self.case(case_id))["status"] in statuses
+
+        await self.wait_for(f"case {case_id} to be {'/'.join(statuses)}", probe, timeout)
+
+
+def world_settings(database_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "NTTD_DATABASE_URL": database_url,
+        "NTTD_HOME_COUNTRY": "GB",
+        "NTTD_ALLOW_PRIVATE_TARGETS": "1",
+        "NTTD_NOTICE_FROM": "hotline@home-hotline.example",
+        "NTTD_RECHECK_SCHEDULE": "200ms",
+        "NTTD_REMOVAL_CONFIRMATIONS": "2",
+        "NTTD_REMOVAL_CONFIRM_SPACING": "200ms",
+        "NTTD_REAPPEARANCE_SCHEDULE": "200ms",
+        "NTTD_NOTICE_BATCH_WINDOW": "0s",
+        "NTTD_NOTICE_RETRY_SCHEDULE": "200ms",
+        "NTTD_WORKER_POLL_INTERVAL": "50ms",
+        "NTTD_LEASE_DURATION": "10s",
+    }
+    values.update(overrides)
+    return Settings.load(values)
+
+
+@contextlib.asynccontextmanager
+async def running_world(database_url: str, tmp_path: Path,
+                        **overrides: Any) -> AsyncIterator[World]:
+    zone = Zone()
+    async with contextlib.AsyncExitStack() as stack:
+        dns = await stack.enter_async_context(DnsServer(zone))
+        rdap = await stack.enter_async_context(RdapServer())
+        smtp = await stack.enter_async_context(SmtpSink())
+        webhook = await stack.enter_async_context(WebhookReceiver())
+        hosts: dict[str, HostingServer] = {}
+        for site in SITES.values():
+            server = await stack.enter_async_context(HostingServer(site.ip))
+            server.route(PATH, status=200, headers={"Content-Type": "image/jpeg"},
+                         body_size=200_000)
+            hosts[site.name] = server
+            rdap.add_ip_network(site.network, site.country, site.abuse, site.as_name,
+                                style="arin" if site.country == "US" else "ripe")
+            add_cymru(zone, site.ip, site.asn, site.network, site.country, site.as_name)
+            if site.name == "cdn":
+                zone.add(site.hostname, "CNAME", "www.example.net.cdn.cloudflare.net")
+                zone.add("www.example.net.cdn.cloudflare.net", "A", site.ip)
+            else:
+                zone.add(site.hostname, "A", site.ip)
+        rdap.add_domain("example.com", "Example Registrar, Inc.", "9999",
+                        "abuse@registrar.example")
+        rdap.add_domain("example.net", "Example Registrar, Inc.", "9999",
+                        "abuse@registrar.example")
+        bootstrap = rdap.write_bootstrap(tmp_path / "bootstrap")
+
+        env = {"NTTD_DNS_SERVERS": dns.address, "NTTD_RDAP_BOOTSTRAP": str(bootstrap),
+               "NTTD_SMTP_URL": smtp.url}
+        env.update(overrides)
+        settings = world_settings(database_url, **env)
+        svc = await Services.start(settings)
+        stack.push_async_callback(svc.close)
+        await upgrade(svc.engine)
+        partners = tmp_path / "partners.toml"
+        partners.write_text(partner_file(webhook.url))
+        now = svc.clock()
+        async with svc.sessions() as session, session.begin():
+            await load_partners(session, read_partner_file(partners))
+            for name, role, hotline in [("analyst", "analyst", None),
+                                        ("nl", "partner", "nl-partner"),
+                                        ("de", "partner", "de-partner"),
+                                        ("coordinator", "coordinator", None)]:
+                await add_user(session, name, role, password="correct horse battery",
+                               hotline_code=hotline, now=now)
+        tokens = {}
+        async with svc.sessions() as session, session.begin():
+            for name in ("analyst", "nl", "de", "coordinator"):
+                tokens[name] = await create_token(session, name, now=now)
+
+        runner = web.AppRunner(make_app(svc), access_log=None)
+        await runner.setup()
+        stack.push_async_callback(runner.cleanup)
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = runner.addresses[0][1]
+        http = await stack.enter_async_context(aiohttp.ClientSession(trust_env=False))
+        yield World(zone, dns, rdap, hosts, smtp, webhook, settings, svc,
+                    f"http://127.0.0.1:{port}", http, tokens)
