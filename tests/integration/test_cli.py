@@ -87,7 +87,7 @@ async def test_admin_commands(database_url: str, tmp_path: Path) -> None:
 
 
 async def test_invalid_setting_fails_at_start_naming_the_variable(tmp_path: Path) -> None:
-    code, out, err = await nttd("migrate", env={"NTTD_HOME_COUNTRY": "Britain"}, cwd=tmp_path)
+    code, _, err = await nttd("migrate", env={"NTTD_HOME_COUNTRY": "Britain"}, cwd=tmp_path)
     assert code == 2
     assert "NTTD_HOME_COUNTRY" in err
     assert not (tmp_path / "nttd.db").exists()
