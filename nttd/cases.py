@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -146,8 +146,6 @@ async def _store(
     user_id: int | None, now: datetime,
 ) -> list[Submitted]:
     keys = {c.url for c in canon}
-    from sqlalchemy import text
-
     open_cases = {
         case.canonical_url: case
         for case in (

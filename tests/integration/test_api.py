@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from sqlalchemy import func, select
 
-from nttd.models import Case, Notice
+from nttd.models import ApiToken, Case, Notice
 from tests.integration.world import PATH, SITES, World, running_world
 
 
@@ -71,6 +72,11 @@ async def test_access_control(database_url: str, tmp_path: Path) -> None:
         assert (await world.api("GET", "/api/v1/inbox", user="analyst"))[0] == 403
         assert (await world.api("GET", "/api/v1/stats", user="coordinator"))[0] == 200
         assert (await world.api("GET", "/api/v1/openapi.json", user=None))[0] == 200
+        # Tokens are stored only as their SHA-256.
+        async with world.svc.sessions() as session:
+            stored = set(await session.scalars(select(ApiToken.token_hash)))
+        assert not set(world.tokens.values()) & stored
+        assert {hashlib.sha256(t.encode()).hexdigest() for t in world.tokens.values()} == stored
 
         status, body = await world.api("POST", "/api/v1/cases",
                                        json={"urls": [world.url("nl"), world.url("de")]})
