@@ -28,6 +28,7 @@ from nttd.cases import (
 from nttd.lifecycle import CaseStatus, InvalidTransition
 from nttd.models import Case
 from nttd.openapi import OPENAPI
+from nttd.overrides import OverrideError, override_facts
 from nttd.resolving import requeue_after_release
 from nttd.services import Services
 from nttd.stats import StatsError, removal_stats
@@ -195,6 +196,22 @@ async def release_case(request: web.Request) -> web.Response:
         return web.json_response(case_summary(case))
 
 
+async def patch_facts(request: web.Request) -> web.Response:
+    principal = require(request, Role.ANALYST)
+    svc = request.app[SERVICES]
+    body = await json_body(request)
+    async with svc.sessions() as session:
+        async with session.begin():
+            case = await _visible_case(request, session)
+            try:
+                async with session.begin_nested():
+                    changes = await override_facts(session, svc, case, body,
+                                                   actor=principal.actor, now=svc.clock())
+            except OverrideError as exc:
+                return error(400, str(exc))
+        return web.json_response({"changes": changes, "case": case_summary(case)})
+
+
 async def inbox(request: web.Request) -> web.Response:
     principal = require(request, Role.PARTNER)
     svc = request.app[SERVICES]
@@ -265,5 +282,6 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/v1/cases/{case_id}/hold", hold_case)
     app.router.add_post("/api/v1/cases/{case_id}/release", release_case)
     app.router.add_post("/api/v1/cases/{case_id}/status", post_status)
+    app.router.add_patch("/api/v1/cases/{case_id}/facts", patch_facts)
     app.router.add_get("/api/v1/inbox", inbox)
     app.router.add_get("/api/v1/stats", stats)

@@ -61,7 +61,8 @@ TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
     _S.MONITORING: frozenset({_S.REMOVED, _S.HOLD, _S.CLOSED}),
     _S.REMOVED: frozenset({_S.REAPPEARED, _S.CLOSED}),
     _S.REAPPEARED: frozenset({_S.MONITORING, _S.REMOVED, _S.HOLD, _S.CLOSED}),
-    _S.UNRESOLVABLE: frozenset({_S.RECEIVED, _S.HOLD, _S.CLOSED}),
+    # An analyst may correct the facts of an unresolvable case (then it is resolved).
+    _S.UNRESOLVABLE: frozenset({_S.RECEIVED, _S.RESOLVED, _S.HOLD, _S.CLOSED}),
     _S.HOLD: HOLDABLE | {_S.CLOSED},
     _S.CLOSED: frozenset(),
 }

@@ -117,6 +117,25 @@ OPENAPI: dict[str, Any] = {
                                        {"$ref": "#/components/schemas/CaseSummary"}),
                           "400": _resp("bad status", _ERROR),
                           "404": _resp("no such case, or not yours", _ERROR), **_ERRORS}}},
+        "/api/v1/cases/{case_id}/facts": {"patch": {
+            "summary": "Correct hosting facts (analyst); the case is routed again",
+            "parameters": [_CASE_ID],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "additionalProperties": False, "properties": {
+                    "hosting": {"type": "object", "properties": {
+                        "country": {"type": "string"}, "asn": {"type": "integer"},
+                        "as_name": {"type": "string"},
+                        "abuse_emails": {"type": "array", "items": {"type": "string"}}}},
+                    "registrar": {"type": "object", "properties": {
+                        "name": {"type": "string"},
+                        "abuse_emails": {"type": "array", "items": {"type": "string"}}}},
+                    "cdn": {"type": "object", "nullable": True, "properties": {
+                        "name": {"type": "string"},
+                        "abuse_emails": {"type": "array", "items": {"type": "string"}}}},
+                    "note": {"type": "string"}}}}}},
+            "responses": {"200": _resp("changed and re-routed", {"type": "object"}),
+                          "400": _resp("invalid override; nothing changed", _ERROR),
+                          "404": _resp("no such case", _ERROR), **_ERRORS}}},
         "/api/v1/inbox": {"get": {
             "summary": "Cases routed to my hotline (partner)",
             "responses": {"200": _resp("cases", {"type": "object"}), **_ERRORS}}},

@@ -1,0 +1,145 @@
+"""Analyst overrides of hosting facts.
+
+An analyst who knows better (a provider's own abuse desk, the real hosting
+country behind a reseller) corrects a fact; the case is routed again from the
+corrected facts. Every override is recorded in the facts' provenance with
+source `manual`, and as an audit event with the old and new values.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from nttd.cases import record_event, transition
+from nttd.lifecycle import CaseStatus
+from nttd.models import Case, Hotline, Notice, NoticeCase
+from nttd.outbox import queue_notices
+from nttd.routing import decide_route
+from nttd.services import Services
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+# What may be overridden, and how each value is checked.
+_FIELDS: dict[str, dict[str, str]] = {
+    "hosting": {"country": "country", "asn": "asn", "as_name": "text",
+                "abuse_emails": "emails"},
+    "registrar": {"name": "text", "abuse_emails": "emails"},
+    "cdn": {"name": "text", "abuse_emails": "emails"},
+}
+REROUTABLE = frozenset({CaseStatus.ROUTED, CaseStatus.NOTIFIED, CaseStatus.MONITORING,
+                        CaseStatus.REAPPEARED})
+
+
+class OverrideError(ValueError):
+    """The override is refused; nothing was changed."""
+
+
+def _check(kind: str, path: str, value: Any) -> Any:
+    if kind == "country":
+        if not isinstance(value, str) or not _COUNTRY.match(value.upper()):
+            raise OverrideError(f"{path}: must be an ISO 3166 alpha-2 country code")
+        return value.upper()
+    if kind == "asn":
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 < value < 2**32:
+            raise OverrideError(f"{path}: must be an AS number")
+        return value
+    if kind == "emails":
+        if not isinstance(value, list) or not all(
+            isinstance(v, str) and _EMAIL.match(v) for v in value
+        ):
+            raise OverrideError(f"{path}: must be a list of e-mail addresses")
+        return [v.strip() for v in value]
+    if not isinstance(value, str) or not value.strip() or len(value) > 200:
+        raise OverrideError(f"{path}: must be a non-empty string of at most 200 characters")
+    return value.strip()
+
+
+def apply_overrides(
+    facts: dict[str, Any], body: Any, *, actor: str, now: datetime
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Return corrected facts and the list of changes; raise OverrideError if invalid."""
+    if not isinstance(body, dict):
+        raise OverrideError("the body must be a JSON object")
+    unknown = set(body) - set(_FIELDS) - {"note"}
+    if unknown:
+        raise OverrideError(f"unknown field(s): {', '.join(sorted(unknown))}")
+    result = copy.deepcopy(facts)
+    provenance = result.setdefault("provenance", {})
+    changes = []
+    for section, fields in _FIELDS.items():
+        if section not in body:
+            continue
+        given = body[section]
+        if given is None and section == "cdn":
+            if result.get("cdn") is not None:
+                changes.append({"field": "cdn", "old": result["cdn"], "new": None})
+                result["cdn"] = None
+                provenance["cdn"] = {"source": "manual", "at": now.isoformat(), "by": actor}
+            continue
+        if not isinstance(given, dict) or not given:
+            raise OverrideError(f"{section}: must be an object with some of "
+                                f"{', '.join(fields)}" + (" (or null)" if section == "cdn" else ""))
+        bad = set(given) - set(fields)
+        if bad:
+            raise OverrideError(f"{section}: cannot override {', '.join(sorted(bad))}")
+        target = result.get(section) or {}
+        for name, value in given.items():
+            path = f"{section}.{name}"
+            checked = _check(fields[name], path, value)
+            if target.get(name) != checked:
+                changes.append({"field": path, "old": target.get(name), "new": checked})
+                target[name] = checked
+                provenance[path] = {"source": "manual", "at": now.isoformat(), "by": actor}
+        result[section] = target
+    if not changes:
+        raise OverrideError("nothing to change: every value given is already the current one")
+    return result, changes
+
+
+async def override_facts(
+    session: AsyncSession, svc: Services, case: Case, body: Any, *, actor: str, now: datetime
+) -> list[dict[str, Any]]:
+    if case.facts is None:
+        raise OverrideError("the case has no facts yet; wait until it is resolved")
+    if case.status not in REROUTABLE and case.status != CaseStatus.UNRESOLVABLE:
+        raise OverrideError(f"a case that is {case.status} cannot be re-routed")
+    facts, changes = apply_overrides(case.facts, body, actor=actor, now=now)
+    note = body.get("note") if isinstance(body.get("note"), str) else None
+    case.facts = facts
+    hosting = facts.get("hosting") or {}
+    case.country, case.asn = hosting.get("country"), hosting.get("asn")
+    record_event(session, case.id, "facts_overridden", actor=actor, now=now, changes=changes,
+                 note=note)
+    await reroute(session, svc, case, actor=actor, now=now)
+    return changes
+
+
+async def reroute(
+    session: AsyncSession, svc: Services, case: Case, *, actor: str, now: datetime
+) -> None:
+    """Route a case again from its (corrected) facts; unsent notices are withdrawn."""
+    queued = select(Notice.id).where(Notice.status == "queued")
+    await session.execute(delete(NoticeCase).where(
+        NoticeCase.case_id == case.id, NoticeCase.notice_id.in_(queued)))
+    await session.flush()
+    route = decide_route(case.facts or {}, list(await session.scalars(select(Hotline))),
+                         svc.settings.home_country)
+    if route.kind == "none":
+        raise OverrideError(f"still no one to notify: {route.reason}")
+    if case.status == CaseStatus.UNRESOLVABLE:
+        transition(session, case, CaseStatus.RESOLVED, actor=actor, now=now,
+                   reason="facts corrected by an analyst")
+        new = CaseStatus.ROUTED if route.kind == "partner" else CaseStatus.NOTIFIED
+        transition(session, case, new, actor=actor, now=now, reason=route.reason)
+        case.next_check_at = now
+    case.route_kind, case.route_hotline_id = route.kind, route.hotline_id
+    notice_ids = await queue_notices(session, case, route.recipients, now=now,
+                                     batch_window=svc.settings.notice_batch_window)
+    record_event(session, case.id, "rerouted", actor=actor, now=now, reason=route.reason,
+                 hotline=route.hotline_code, notices=notice_ids)
