@@ -9,7 +9,10 @@ fact, each exporting a function and a frozen result dataclass:
     asn       lookup_asn -> AsnInfo                (Team Cymru over DNS)
     rdap      Bootstrap, rdap_ip -> IpRdap, rdap_domain -> Registrar
     cdn       detect_cdn -> Cdn                    (bundled CDN list)
+    cache     FactCache, MemoryFactCache, Inflight (shared facts, coalescing)
+    facts     cached_* lookups through a context's cache
     resolve   resolve_url -> Resolution            (all of the above, one URL)
+    bootstrap_update  update_bootstrap             (refresh the IANA files)
 
 The outside world (DNS resolver, HTTP session, clock) is always injected.
 """
@@ -17,24 +20,41 @@ The outside world (DNS resolver, HTTP session, clock) is always injected.
 from __future__ import annotations
 
 from resolvers.asn import AsnInfo, lookup_asn
+from resolvers.cache import FactCache, Inflight, MemoryFactCache
 from resolvers.cdn import Cdn, detect_cdn
 from resolvers.dns import DnsAnswer, make_resolver, resolve_addresses
 from resolvers.domain import registered_domain
 from resolvers.errors import BootstrapError, InvalidURL, ResolverError
 from resolvers.rdap import Bootstrap, IpRdap, Registrar, rdap_domain, rdap_ip
-from resolvers.resolve import Hosting, Resolution, ResolverContext, private_reason, resolve_url
+from resolvers.rdap_client import RdapClient, RdapLimits
+from resolvers.resolve import (
+    AddressFacts,
+    Hosting,
+    Provenance,
+    Resolution,
+    ResolverContext,
+    private_reason,
+    resolve_url,
+)
 from resolvers.urls import CanonicalURL, canonicalize_url
 
 __all__ = [
+    "AddressFacts",
     "AsnInfo",
     "Bootstrap",
     "BootstrapError",
     "CanonicalURL",
     "Cdn",
     "DnsAnswer",
+    "FactCache",
     "Hosting",
+    "Inflight",
     "InvalidURL",
     "IpRdap",
+    "MemoryFactCache",
+    "Provenance",
+    "RdapClient",
+    "RdapLimits",
     "Registrar",
     "Resolution",
     "ResolverContext",

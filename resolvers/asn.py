@@ -16,6 +16,7 @@ name lookup keeps what the origin lookup found and sets ``error``.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import re
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ import dns.exception
 import dns.name
 import dns.resolver
 
-__all__ = ["AsnInfo", "cymru_origin_name", "lookup_asn"]
+__all__ = ["AsnInfo", "cymru_origin_name", "lookup_as_name", "lookup_asn", "lookup_origin"]
 
 _TRAILING_COUNTRY = re.compile(r",\s*[A-Z]{2}$")
 
@@ -102,8 +103,8 @@ def _pick_origin(texts: list[str]) -> tuple[int, str | None, str | None, str | N
     return None if best is None else best[1]
 
 
-async def lookup_asn(ip: str, resolver: dns.asyncresolver.Resolver) -> AsnInfo:
-    """Origin AS, prefix, country and AS name of ``ip``; never raises for DNS trouble."""
+async def lookup_origin(ip: str, resolver: dns.asyncresolver.Resolver) -> AsnInfo:
+    """Origin AS, prefix, country and registry of ``ip`` (no AS name); never raises."""
     try:
         origin_name = cymru_origin_name(ip)
     except ValueError:
@@ -117,21 +118,34 @@ async def lookup_asn(ip: str, resolver: dns.asyncresolver.Resolver) -> AsnInfo:
     origin = _pick_origin(texts)
     if origin is None:
         return AsnInfo(ip, None, None, None, None, None,
-                       error=f"cymru origin: unreadable answer {texts[:1]!r}")
+                       error=f"cymru origin: unreadable answer {texts[:1]!r:.200}")
     asn, prefix, country, registry = origin
-    as_name: str | None = None
-    error: str | None = None
+    return AsnInfo(ip, asn, prefix, country, registry, None, None)
+
+
+async def lookup_as_name(asn: int, resolver: dns.asyncresolver.Resolver) -> tuple[str | None,
+                                                                                 str | None]:
+    """(AS name, error) of ``asn``: (None, None) when Cymru has no name (a fact)."""
     try:
         for text in await _txt(f"AS{asn}.asn.cymru.com", resolver):
             fields = _fields(text)
             if len(fields) >= 5 and fields[4]:
-                as_name = _TRAILING_COUNTRY.sub("", fields[4]).strip() or None
-                break
+                name = _TRAILING_COUNTRY.sub("", fields[4]).strip()
+                return (name[:200] or None), None
     except _NoRecord:
         pass
     except (dns.exception.DNSException, OSError) as exc:
-        error = f"cymru AS name: {_why(exc)}"
-    return AsnInfo(ip, asn, prefix, country, registry, as_name, error)
+        return None, f"cymru AS name: {_why(exc)}"
+    return None, None
+
+
+async def lookup_asn(ip: str, resolver: dns.asyncresolver.Resolver) -> AsnInfo:
+    """Origin AS, prefix, country and AS name of ``ip``; never raises for DNS trouble."""
+    origin = await lookup_origin(ip, resolver)
+    if origin.asn is None:
+        return origin
+    as_name, error = await lookup_as_name(origin.asn, resolver)
+    return dataclasses.replace(origin, as_name=as_name, error=error)
 
 
 def _why(exc: BaseException) -> str:

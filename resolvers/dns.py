@@ -5,8 +5,16 @@ Failures are classified:
 * a FACT: NXDOMAIN (the name does not exist: ``nxdomain=True``), NODATA for a
   type (that type is simply empty), a name with no address of either type
   (empty ``addresses``, no error);
+* a FACT without any query: a name that cannot resolve publicly (``.onion``,
+  ``.i2p``, ``.local``, ``.localhost``, ``.invalid``, ``.test``, ``.alt``,
+  ``home.arpa``, a single label): ``not_public`` says why;
 * could not find out, retry later (``error`` is set): SERVFAIL from every
   server, timeout, a CNAME loop or over-long chain, an answer we cannot parse.
+
+``query_type`` asks for one type and reports the TTL to cache the answer for
+(the smallest TTL of the chain; a fixed short one for NXDOMAIN; none for an
+error); ``combine`` joins the A and AAAA answers. Unicode (IDN) hosts are
+IDNA-encoded before they are asked about.
 
 The resolver is injected: ``make_resolver`` builds one from the
 ``NTTD_DNS_SERVERS`` list (explicit servers never read ``/etc/resolv.conf``).
@@ -25,10 +33,24 @@ import dns.message
 import dns.name
 import dns.nameserver
 import dns.resolver
+import idna
 
-__all__ = ["DnsAnswer", "make_resolver", "parse_server", "resolve_addresses"]
+__all__ = ["DnsAnswer", "TypeAnswer", "combine", "make_resolver", "non_public_reason",
+           "normalise_host", "parse_server", "precheck", "query_type", "resolve_addresses"]
 
 _MAX_CHAIN = 16
+NEGATIVE_TTL = 60  # seconds an NXDOMAIN is remembered (the SOA minimum is not always there)
+# Special-use names (RFC 6761, 6762, 7686, 8375, 9476) and overlay networks: never in public DNS.
+_NOT_PUBLIC = {
+    "onion": "a Tor onion service name",
+    "i2p": "an I2P name",
+    "local": "a multicast DNS (.local) name",
+    "localhost": "a localhost name",
+    "invalid": "an .invalid name",
+    "test": "a .test name",
+    "alt": "an .alt name (outside the DNS)",
+    "home.arpa": "a home network name (home.arpa)",
+}
 
 
 def parse_server(entry: str) -> tuple[str, int]:
@@ -82,14 +104,18 @@ class DnsAnswer:
     addresses: tuple[str, ...]  # A then AAAA
     nxdomain: bool  # the name does not exist (a fact)
     error: str | None  # could not find out (SERVFAIL, timeout, loop...): retry later
+    not_public: str | None = None  # why the name cannot resolve publicly (a fact, no query)
 
 
 @dataclass(frozen=True)
-class _TypeResult:
+class TypeAnswer:
+    """The answer for one record type: cacheable for ``ttl`` seconds (None: do not cache)."""
+
     chain: tuple[str, ...] = ()
     addresses: tuple[str, ...] = ()
     nxdomain: bool = False
     error: str | None = None
+    ttl: int | None = None
 
 
 def _name(value: dns.name.Name) -> str:
@@ -107,29 +133,31 @@ def _chain_of(response: object) -> tuple[str, ...]:
     return tuple(_name(rrset[0].target) for rrset in result.cnames if len(rrset))
 
 
-async def _query(host: str, rdtype: str, resolver: dns.asyncresolver.Resolver) -> _TypeResult:
-    qname = dns.name.from_text(host)
+async def query_type(host: str, rdtype: str, resolver: dns.asyncresolver.Resolver) -> TypeAnswer:
+    """Ask for one record type of ``host`` (a normalised name); never raises."""
     try:
+        qname = dns.name.from_text(host)
         answer = await resolver.resolve(qname, rdtype, raise_on_no_answer=False, search=False)
     except dns.resolver.NXDOMAIN as exc:
         chain: tuple[str, ...] = ()
         responses: dict[object, object] = exc.kwargs.get("responses") or {}
         for response in responses.values():
             chain = _chain_of(response)
-        return _TypeResult(chain=chain, nxdomain=True)
+        return TypeAnswer(chain=chain, nxdomain=True, ttl=NEGATIVE_TTL)
     except dns.message.ChainTooLong:
-        return _TypeResult(error=f"{rdtype}: CNAME chain too long or looping")
+        return TypeAnswer(error=f"{rdtype}: CNAME chain too long or looping")
     except dns.resolver.LifetimeTimeout:
-        return _TypeResult(error=f"{rdtype}: timed out")
+        return TypeAnswer(error=f"{rdtype}: timed out")
     except dns.resolver.NoNameservers as exc:
-        return _TypeResult(error=f"{rdtype}: no server could answer ({_short(exc)})")
+        return TypeAnswer(error=f"{rdtype}: no server could answer ({_short(exc)})")
     except dns.exception.DNSException as exc:
-        return _TypeResult(error=f"{rdtype}: {_short(exc)}")
+        return TypeAnswer(error=f"{rdtype}: {_short(exc)}")
     except OSError as exc:
-        return _TypeResult(error=f"{rdtype}: network error ({exc})")
-    chain = tuple(_name(rrset[0].target) for rrset in answer.chaining_result.cnames if len(rrset))
+        return TypeAnswer(error=f"{rdtype}: network error ({exc})")
+    result = answer.chaining_result
+    chain = tuple(_name(rrset[0].target) for rrset in result.cnames if len(rrset))
     addresses = tuple(rdata.to_text() for rdata in answer.rrset) if answer.rrset else ()
-    return _TypeResult(chain=chain, addresses=addresses)
+    return TypeAnswer(chain=chain, addresses=addresses, ttl=max(int(result.minimum_ttl), 0))
 
 
 def _short(exc: BaseException) -> str:
@@ -148,9 +176,49 @@ def _check_chain(host: str, chain: tuple[str, ...]) -> str | None:
     return None
 
 
-async def resolve_addresses(host: str, resolver: dns.asyncresolver.Resolver) -> DnsAnswer:
-    """Ask for A and AAAA concurrently; never raises for DNS trouble."""
+def normalise_host(host: str) -> str:
+    """Lower-case IDNA ASCII without the trailing dot (unchanged when it cannot be encoded)."""
     name = host.strip().rstrip(".").lower()
+    if not name.isascii():
+        try:
+            name = idna.encode(name, uts46=True).decode("ascii")
+        except idna.IDNAError:
+            pass
+    return name
+
+
+def non_public_reason(host: str) -> str | None:
+    """Why ``host`` (a normalised name, not an IP literal) cannot resolve publicly, or None."""
+    labels = host.split(".")
+    if len(labels) == 1:
+        return f"{host} is a single-label name (not resolvable in public DNS)"
+    for suffix, what in _NOT_PUBLIC.items():
+        if host == suffix or host.endswith("." + suffix):
+            return f"{host} is {what} (not resolvable in public DNS)"
+    return None
+
+
+def combine(host: str, v4: TypeAnswer, v6: TypeAnswer) -> DnsAnswer:
+    """The answer for ``host`` from its A and AAAA answers."""
+    chain = v4.chain or v6.chain
+    addresses = v4.addresses + v6.addresses
+    loop_error = _check_chain(host, chain)
+    if loop_error is not None:
+        return DnsAnswer(host=host, cname_chain=chain, addresses=(), nxdomain=False,
+                         error=loop_error)
+    if addresses:
+        return DnsAnswer(host=host, cname_chain=chain, addresses=addresses, nxdomain=False,
+                         error=None)
+    if v4.nxdomain or v6.nxdomain:
+        return DnsAnswer(host=host, cname_chain=chain, addresses=(), nxdomain=True, error=None)
+    errors = [e for e in (v4.error, v6.error) if e is not None]
+    return DnsAnswer(host=host, cname_chain=chain, addresses=(), nxdomain=False,
+                     error="; ".join(errors) if errors else None)
+
+
+def precheck(host: str) -> DnsAnswer | None:
+    """The answer that needs no query (an IP literal, a bad or non-public name), or None."""
+    name = normalise_host(host)
     literal = name.strip("[]")
     try:
         address = ipaddress.ip_address(literal)
@@ -164,18 +232,19 @@ async def resolve_addresses(host: str, resolver: dns.asyncresolver.Resolver) -> 
     except dns.exception.DNSException as exc:
         return DnsAnswer(host=name, cname_chain=(), addresses=(), nxdomain=False,
                          error=f"not a valid DNS name: {_short(exc)}")
-    v4, v6 = await asyncio.gather(_query(name, "A", resolver), _query(name, "AAAA", resolver))
-    chain = v4.chain or v6.chain
-    addresses = v4.addresses + v6.addresses
-    loop_error = _check_chain(name, chain)
-    if loop_error is not None:
-        return DnsAnswer(host=name, cname_chain=chain, addresses=(), nxdomain=False,
-                         error=loop_error)
-    if addresses:
-        return DnsAnswer(host=name, cname_chain=chain, addresses=addresses, nxdomain=False,
-                         error=None)
-    if v4.nxdomain or v6.nxdomain:
-        return DnsAnswer(host=name, cname_chain=chain, addresses=(), nxdomain=True, error=None)
-    errors = [e for e in (v4.error, v6.error) if e is not None]
-    return DnsAnswer(host=name, cname_chain=chain, addresses=(), nxdomain=False,
-                     error="; ".join(errors) if errors else None)
+    reason = non_public_reason(name)
+    if reason is not None:
+        return DnsAnswer(host=name, cname_chain=(), addresses=(), nxdomain=False, error=None,
+                         not_public=reason)
+    return None
+
+
+async def resolve_addresses(host: str, resolver: dns.asyncresolver.Resolver) -> DnsAnswer:
+    """Ask for A and AAAA concurrently; never raises for DNS trouble."""
+    early = precheck(host)
+    if early is not None:
+        return early
+    name = normalise_host(host)
+    v4, v6 = await asyncio.gather(query_type(name, "A", resolver),
+                                  query_type(name, "AAAA", resolver))
+    return combine(name, v4, v6)

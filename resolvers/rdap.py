@@ -1,203 +1,52 @@
 """RDAP: who holds an IP network and its abuse contact; who registered a domain.
 
-The server to ask comes from the IANA bootstrap files (``dns.json``,
-``ipv4.json``, ``ipv6.json``, ``asn.json``), loaded from a directory (the
-bundled snapshot by default) or fetched once from a URL, never at import.
+The server to ask comes from the IANA bootstrap (``resolvers.bootstrap``);
+requests go through an ``RdapClient`` (``resolvers.rdap_client``: per-server
+concurrency, time limit, size cap, retries, 429 ``Retry-After``). Registries
+publish differently shaped documents, and all of them are read here:
 
-Requests send ``Accept: application/rdap+json``, follow at most 3 redirects,
-stop after 10 s and refuse bodies over 2 MB. The lookup functions never raise:
-they return a result whose ``error`` says what went wrong and whose
-``retryable`` says which kind of failure it was:
+* RIPE NCC, APNIC, AFRINIC: an ``abuse`` entity (abuse-c / IRT) at the top level;
+* ARIN: the abuse entity nested inside the organisation (registrant) entity;
+* LACNIC: abuse entity at the top level, e-mail sometimes only in a nested one;
+* where the network answer names no abuse e-mail at all, the ``related`` link and
+  the ``self`` links of its entities are followed (at most two extra GETs).
+
+The lookup functions never raise: they return a result whose ``error`` says
+what went wrong and whose ``retryable`` says which kind of failure it was:
 
 * a FACT (``retryable=False``): 404 (no such record), no RDAP server for this
   address or TLD in the bootstrap, an answer too large, another 4xx;
 * could not find out (``retryable=True``): timeout, connection trouble, 5xx,
-  429, an answer that is not JSON.
+  429, an answer that is not JSON (or not a JSON object).
 """
 
 from __future__ import annotations
 
-import importlib.resources
 import ipaddress
-import json
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import aiohttp
 
-from resolvers.errors import (
-    BootstrapError,
-    LookupFailed,
-    LookupRejected,
-    LookupUnavailable,
-    RecordNotFound,
-)
+from resolvers.bootstrap import Bootstrap
+from resolvers.errors import LookupFailed, LookupUnavailable
+from resolvers.rdap_client import MAX_BODY, RdapClient
 
 __all__ = ["MAX_BODY", "Bootstrap", "IpRdap", "Registrar", "rdap_domain", "rdap_ip"]
 
-MAX_BODY = 2 * 1024 * 1024
-MAX_REDIRECTS = 3
-_TIMEOUT = aiohttp.ClientTimeout(total=10)
-_HEADERS = {"Accept": "application/rdap+json, application/json;q=0.9",
-            "Accept-Encoding": "identity"}
-_FILES = ("dns.json", "ipv4.json", "ipv6.json", "asn.json")
-_IpNet = ipaddress.IPv4Network | ipaddress.IPv6Network
-_Urls = tuple[str, ...]
+_MAX_FOLLOW = 2
 
 
-def _urls(raw: Any) -> _Urls:
-    """http(s) base URLs ending in "/", https first."""
-    urls = [u if u.endswith("/") else u + "/" for u in raw if isinstance(u, str)
-            and u.lower().startswith(("https://", "http://"))]
-    return tuple(sorted(urls, key=lambda u: not u.lower().startswith("https://")))
-
-
-def _services(doc: Any, name: str) -> list[tuple[list[str], _Urls]]:
-    if not isinstance(doc, dict) or not isinstance(doc.get("services"), list):
-        raise BootstrapError(f"{name}: not an RDAP bootstrap file (no 'services' list)")
-    out = []
-    for service in doc["services"]:
-        if not (isinstance(service, list) and len(service) >= 2
-                and isinstance(service[0], list) and isinstance(service[1], list)):
-            raise BootstrapError(f"{name}: malformed service entry {service!r:.80}")
-        out.append(([str(key) for key in service[0]], _urls(service[1])))
-    return out
-
-
-class Bootstrap:
-    """The IANA RDAP bootstrap registries, read-only once built."""
-
-    def __init__(self, documents: dict[str, Any]) -> None:
-        self.publication = {n: str(documents[n].get("publication", "")) for n in _FILES}
-        self._dns: dict[str, _Urls] = {}
-        for keys, urls in _services(documents["dns.json"], "dns.json"):
-            for key in keys:
-                self._dns[key.lower().strip(".")] = urls
-        nets: list[tuple[_IpNet, _Urls]] = []
-        for file in ("ipv4.json", "ipv6.json"):
-            for keys, urls in _services(documents[file], file):
-                for key in keys:
-                    text = f"{key}.0.0.0/8" if key.isdigit() else key  # the old bare "8" form
-                    try:
-                        nets.append((ipaddress.ip_network(text, strict=False), urls))
-                    except ValueError:
-                        raise BootstrapError(f"{file}: bad prefix {key!r}") from None
-        self._nets = sorted(nets, key=lambda item: -item[0].prefixlen)
-        self._asns: list[tuple[int, int, _Urls]] = []
-        for keys, urls in _services(documents["asn.json"], "asn.json"):
-            for key in keys:
-                low, _, high = key.partition("-")
-                try:
-                    self._asns.append((int(low), int(high or low), urls))
-                except ValueError:
-                    raise BootstrapError(f"asn.json: bad range {key!r}") from None
-
-    @classmethod
-    def load(cls, source: str | os.PathLike[str] | None = None) -> Bootstrap:
-        """Read the four files from a directory; None reads the bundled snapshot."""
-        if source is None:
-            folder: Any = importlib.resources.files("resolvers").joinpath("data/bootstrap")
-        else:
-            folder = Path(source)
-        documents = {}
-        for name in _FILES:
-            try:
-                documents[name] = json.loads(folder.joinpath(name).read_text(encoding="utf-8"))
-            except OSError as exc:
-                where = source or "the bundled snapshot"
-                raise BootstrapError(f"cannot read {name} in {where}: {exc}") from None
-            except ValueError as exc:
-                raise BootstrapError(f"{name} is not valid JSON: {exc}") from None
-        return cls(documents)
-
-    @classmethod
-    async def fetch(cls, base_url: str, session: aiohttp.ClientSession) -> Bootstrap:
-        """Fetch the four files under ``base_url``; raises BootstrapError on any failure."""
-        base = base_url if base_url.endswith("/") else base_url + "/"
-        documents = {}
-        for name in _FILES:
-            try:
-                documents[name] = await _fetch_json(base + name, session, cap=16 * MAX_BODY)
-            except LookupFailed as exc:
-                raise BootstrapError(f"cannot fetch {name}: {exc}") from None
-        return cls(documents)
-
-    def ip_servers(self, ip: str) -> list[str]:
-        """Base URLs for the longest bootstrap prefix holding ``ip`` (empty if none)."""
-        try:
-            address = ipaddress.ip_address(ip.strip("[]"))
-        except ValueError:
-            return []
-        for network, urls in self._nets:  # sorted longest prefix first
-            if network.version == address.version and address in network:
-                return list(urls)
-        return []
-
-    def domain_servers(self, domain: str) -> list[str]:
-        """Base URLs for the longest bootstrap entry that is a label suffix of ``domain``."""
-        labels = domain.lower().strip(".").split(".")
-        for start in range(len(labels)):
-            urls = self._dns.get(".".join(labels[start:]))
-            if urls is not None:
-                return list(urls)
-        return []
-
-    def asn_servers(self, asn: int) -> list[str]:
-        """Base URLs for the range holding ``asn`` (empty if none)."""
-        for low, high, urls in self._asns:
-            if low <= asn <= high:
-                return list(urls)
-        return []
-
-
-async def _read_capped(resp: aiohttp.ClientResponse, cap: int) -> bytes:
-    if resp.content_length is not None and resp.content_length > cap:
-        raise LookupRejected(f"answer of {resp.content_length} bytes is over the {cap} byte cap")
-    chunks: list[bytes] = []
-    size = 0
-    while chunk := await resp.content.read(min(65536, cap + 1 - size)):
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > cap:
-            raise LookupRejected(f"answer is over the {cap} byte cap")
-    return b"".join(chunks)
-
-
-async def _fetch_json(url: str, session: aiohttp.ClientSession, *, cap: int = MAX_BODY) -> Any:
-    """GET ``url`` and parse JSON; raises a LookupFailed subclass that classifies trouble."""
-    try:
-        async with session.get(url, headers=_HEADERS, timeout=_TIMEOUT, allow_redirects=True,
-                               max_redirects=MAX_REDIRECTS) as resp:
-            if resp.status == 404:
-                raise RecordNotFound(f"not found ({url})")
-            if resp.status in (408, 429) or resp.status >= 500:
-                raise LookupUnavailable(f"HTTP {resp.status} from {url}")
-            if resp.status != 200:
-                raise LookupRejected(f"HTTP {resp.status} from {url}")
-            body = await _read_capped(resp, cap)
-    except aiohttp.TooManyRedirects:
-        raise LookupRejected(f"more than {MAX_REDIRECTS} redirects from {url}") from None
-    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-        kind = "timed out" if isinstance(exc, TimeoutError) else f"{type(exc).__name__}: {exc}"
-        raise LookupUnavailable(f"{url}: {kind}") from None
-    try:
-        return json.loads(body)
-    except ValueError:
-        raise LookupUnavailable(f"{url}: the answer is not JSON") from None
-
-
-async def _ask(servers: list[str], path: str, session: aiohttp.ClientSession) -> tuple[Any, str]:
+async def _ask(servers: list[str], path: str, client: RdapClient) -> tuple[dict[str, Any], str]:
     """Ask each server (https ones only when there are any) until one answers."""
     https = [s for s in servers if s.lower().startswith("https://")]
     last: LookupFailed = LookupUnavailable("no server answered")
     for base in https or servers:
         url = base + path
         try:
-            data = await _fetch_json(url, session)
+            data = await client.fetch_json(url)
         except LookupUnavailable as exc:
             last = exc
             continue
@@ -214,7 +63,8 @@ def _entities(obj: Any, depth: int = 0) -> Iterator[dict[str, Any]]:
     """Every entity under ``obj``, depth first (ARIN nests abuse inside the org)."""
     if depth > 6 or not isinstance(obj, dict):
         return
-    for entity in obj.get("entities") or []:
+    entities = obj.get("entities")
+    for entity in entities if isinstance(entities, list) else []:
         if isinstance(entity, dict):
             yield entity
             yield from _entities(entity, depth + 1)
@@ -225,6 +75,15 @@ def _has_role(entity: dict[str, Any], role: str) -> bool:
     return isinstance(roles, list) and role in [str(r).lower() for r in roles]
 
 
+def _strings(value: Any) -> list[str]:
+    """A vCard value as strings: a text, or a list of texts (structured values)."""
+    if isinstance(value, str):
+        return [value.strip()] if value.strip() else []
+    if isinstance(value, list):
+        return [v.strip() for v in value if isinstance(v, str) and v.strip()]
+    return []
+
+
 def _vcard(entity: dict[str, Any], prop: str) -> list[str]:
     card = entity.get("vcardArray")
     if not (isinstance(card, list) and len(card) > 1 and isinstance(card[1], list)):
@@ -232,9 +91,7 @@ def _vcard(entity: dict[str, Any], prop: str) -> list[str]:
     values = []
     for item in card[1]:
         if isinstance(item, list) and len(item) >= 4 and str(item[0]).lower() == prop:
-            value = item[3]
-            if isinstance(value, str) and value.strip():
-                values.append(value.strip())
+            values.extend(_strings(item[3]))
     return values
 
 
@@ -242,8 +99,8 @@ def _emails(entities: list[dict[str, Any]]) -> tuple[str, ...]:
     seen: dict[str, str] = {}
     for entity in entities:
         for value in _vcard(entity, "email"):
-            email = value.removeprefix("mailto:")
-            if "@" in email:
+            email = value.removeprefix("mailto:").strip()
+            if "@" in email and len(email) <= 254 and " " not in email:
                 seen.setdefault(email.lower(), email)
     return tuple(seen.values())
 
@@ -253,6 +110,24 @@ def _phone(entities: list[dict[str, Any]]) -> str | None:
         for value in _vcard(entity, "tel"):
             return value.removeprefix("tel:")
     return None
+
+
+def _text(value: Any) -> str | None:
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def _links(obj: dict[str, Any], rels: tuple[str, ...]) -> list[str]:
+    out = []
+    links = obj.get("links")
+    for link in links if isinstance(links, list) else []:
+        if not isinstance(link, dict):
+            continue
+        href = link.get("href")
+        if (link.get("rel") in rels and isinstance(href, str)
+                and href.lower().startswith(("https://", "http://"))
+                and link.get("type", "application/rdap+json") == "application/rdap+json"):
+            out.append(href)
+    return out
 
 
 @dataclass(frozen=True)
@@ -265,26 +140,60 @@ class IpRdap:
     abuse_emails: tuple[str, ...]
     error: str | None
     retryable: bool = False  # True when `error` is could-not-find-out
+    start: str | None = None  # first address of the network (for caching by range)
+    end: str | None = None  # last address of the network
 
 
-def _text(value: Any) -> str | None:
-    return value.strip() if isinstance(value, str) and value.strip() else None
+def _address(value: Any) -> str | None:
+    try:
+        return str(ipaddress.ip_address(str(value).strip())) if value is not None else None
+    except ValueError:
+        return None
 
 
-async def rdap_ip(ip: str, session: aiohttp.ClientSession, bootstrap: Bootstrap) -> IpRdap:
+def _follow_candidates(data: dict[str, Any], own_url: str) -> list[str]:
+    """Where an abuse contact may live when the network answer names none."""
+    urls = _links(data, ("related",))
+    for entity in _entities(data):
+        if _has_role(entity, "abuse") or _has_role(entity, "registrant"):
+            urls.extend(_links(entity, ("self", "related")))
+    return [u for u in dict.fromkeys(urls) if u != own_url][:_MAX_FOLLOW]
+
+
+async def _followed_abuse(data: dict[str, Any], url: str, client: RdapClient) -> tuple[str, ...]:
+    for link in _follow_candidates(data, url):
+        try:
+            linked = await client.fetch_json(link)
+        except LookupFailed:
+            continue
+        if not isinstance(linked, dict):
+            continue
+        found = [linked] if _has_role(linked, "abuse") else []
+        found += [e for e in _entities(linked) if _has_role(e, "abuse")]
+        emails = _emails(found)
+        if emails:
+            return emails
+    return ()
+
+
+async def rdap_ip(ip: str, session: aiohttp.ClientSession, bootstrap: Bootstrap, *,
+                  client: RdapClient | None = None) -> IpRdap:
     """The network and abuse contact of ``ip``; never raises."""
+    rdap = client or RdapClient(session)
     servers = bootstrap.ip_servers(ip)
     if not servers:
         return IpRdap(None, None, None, (), error=f"no RDAP server for {ip} in the bootstrap")
     try:
-        data, _ = await _ask(servers, "ip/" + quote(ip.strip("[]"), safe=":."), session)
+        data, url = await _ask(servers, "ip/" + quote(ip.strip("[]"), safe=":."), rdap)
     except LookupFailed as exc:
         return IpRdap(None, None, None, (), error=f"rdap ip: {exc}", retryable=exc.retryable)
     country = _text(data.get("country"))
     abuse = [e for e in _entities(data) if _has_role(e, "abuse")]
+    emails = _emails(abuse) or await _followed_abuse(data, url, rdap)
     return IpRdap(handle=_text(data.get("handle")), name=_text(data.get("name")),
-                  country=country.upper() if country else None,
-                  abuse_emails=_emails(abuse), error=None)
+                  country=country.upper() if country and len(country) == 2 else None,
+                  abuse_emails=emails, error=None,
+                  start=_address(data.get("startAddress")), end=_address(data.get("endAddress")))
 
 
 @dataclass(frozen=True)
@@ -307,7 +216,8 @@ def _registrar_facts(data: dict[str, Any]) -> tuple[str | None, str | None, list
     abuse: list[dict[str, Any]] = []
     if registrar is not None:
         name = next(iter(_vcard(registrar, "fn")), None)
-        for public_id in registrar.get("publicIds") or []:
+        public_ids = registrar.get("publicIds")
+        for public_id in public_ids if isinstance(public_ids, list) else []:
             if isinstance(public_id, dict) and public_id.get("type") == "IANA Registrar ID":
                 iana_id = _text(str(public_id.get("identifier", "")))
         abuse = [e for e in _entities(registrar) if _has_role(e, "abuse")]
@@ -316,36 +226,25 @@ def _registrar_facts(data: dict[str, Any]) -> tuple[str | None, str | None, list
     return name, iana_id, abuse
 
 
-def _related_link(data: dict[str, Any], own_url: str) -> str | None:
-    for link in data.get("links") or []:
-        if not isinstance(link, dict):
-            continue
-        href = link.get("href")
-        if (link.get("rel") == "related" and link.get("type") == "application/rdap+json"
-                and isinstance(href, str) and href.lower().startswith(("https://", "http://"))
-                and href != own_url):
-            return href
-    return None
-
-
-async def rdap_domain(domain: str, session: aiohttp.ClientSession,
-                      bootstrap: Bootstrap) -> Registrar:
+async def rdap_domain(domain: str, session: aiohttp.ClientSession, bootstrap: Bootstrap, *,
+                      client: RdapClient | None = None) -> Registrar:
     """The registrar of ``domain`` from its registry, then once from the registrar; never raises."""
+    rdap = client or RdapClient(session)
     servers = bootstrap.domain_servers(domain)
     if not servers:
         return Registrar(None, None, (), None, None,
                          error=f"no RDAP server for the TLD of {domain} in the bootstrap")
     try:
-        data, url = await _ask(servers, "domain/" + quote(domain.lower(), safe="."), session)
+        data, url = await _ask(servers, "domain/" + quote(domain.lower(), safe="."), rdap)
     except LookupFailed as exc:
         return Registrar(None, None, (), None, None, error=f"rdap domain: {exc}",
                          retryable=exc.retryable)
     name, iana_id, abuse = _registrar_facts(data)
     emails, phone, rdap_url = _emails(abuse), _phone(abuse), url
-    related = _related_link(data, url)
+    related = next((link for link in _links(data, ("related",)) if link != url), None)
     if related is not None:
         try:
-            registrar_data = await _fetch_json(related, session)
+            registrar_data = await rdap.fetch_json(related)
         except LookupFailed:
             registrar_data = None  # the registry's facts stand on their own
         if isinstance(registrar_data, dict):
@@ -355,4 +254,3 @@ async def rdap_domain(domain: str, session: aiohttp.ClientSession,
             if _emails(r_abuse):
                 emails, phone = _emails(r_abuse), _phone(r_abuse) or phone
     return Registrar(name, iana_id, emails, phone, rdap_url, error=None)
-

@@ -35,3 +35,20 @@ def test_nothing() -> None:
 
 def test_catalogue() -> None:
     assert {"Cloudflare", "Akamai", "Fastly", "Amazon CloudFront"} <= set(cdn_catalogue())
+
+
+def test_at_least_twelve_cdns_with_an_abuse_route() -> None:
+    names = set(cdn_catalogue())
+    assert {"Cloudflare", "Akamai", "Fastly", "Amazon CloudFront", "Google Cloud CDN",
+            "Azure Front Door", "Bunny", "Imperva", "DDoS-Guard", "Sucuri", "G-Core",
+            "CDN77"} <= names
+
+
+def test_match_by_published_ip_range_between_cname_and_asn() -> None:
+    got = detect_cdn(["host.example.com"], 64500, ["192.0.2.1", "104.16.1.1"])
+    assert got is not None and (got.name, got.matched_by) == ("Cloudflare", "ip:104.16.0.0/13")
+    v6 = detect_cdn([], None, ["2a04:4e42::1"])
+    assert v6 is not None and v6.name == "Fastly"
+    cname_first = detect_cdn(["x.b-cdn.net"], None, ["104.16.1.1"])
+    assert cname_first is not None and cname_first.name == "Bunny"
+    assert detect_cdn([], None, ["192.0.2.1", "not an ip"]) is None

@@ -10,7 +10,15 @@ import pytest
 
 from resolvers.cdn import Cdn
 from resolvers.rdap import Bootstrap, Registrar
-from resolvers.resolve import Hosting, Resolution, ResolverContext, private_reason, resolve_url
+from resolvers.resolve import (
+    AddressFacts,
+    Hosting,
+    Provenance,
+    Resolution,
+    ResolverContext,
+    private_reason,
+    resolve_url,
+)
 from tests.standins.dns_server import DnsServer, Zone, add_cymru
 from tests.standins.rdap_server import RdapServer
 
@@ -54,7 +62,22 @@ async def test_end_to_end(world: Zone, ctx: ResolverContext) -> None:
                             rdap_url=got.registrar.rdap_url if got.registrar else None,
                             error=None),
         errors=(), unresolvable=False, retryable=False, resolved_at=NOW,
+        addresses=(
+            AddressFacts("127.0.0.2", 64500, "127.0.0.0/24", "DE", "HOSTER-AS"),
+            AddressFacts("::1", None, None, None, None),
+        ),
+        spans_networks=False, spans_countries=False,
+        provenance=(
+            Provenance("dns", "dns", NOW),
+            Provenance("hosting.network", "cymru", NOW),
+            Provenance("hosting.abuse_emails", "rdap", NOW, "NET-127.0.0.0-24"),
+            Provenance("hosting.country", "rdap", NOW),
+            Provenance("addresses", "cymru", NOW),
+            Provenance("registrar", "rdap", NOW,
+                       got.registrar.rdap_url if got.registrar else None),
+        ),
     )
+    assert Resolution.from_json(json.loads(json.dumps(got.to_json()))) == got
 
 
 async def test_second_network_and_cymru_country_fallback(

@@ -13,7 +13,8 @@ followed inside the zone and every link is put in the answer section.
 
 Names that are not in the zone get NXDOMAIN; names that exist with other types
 get NOERROR with an empty answer (NODATA). `zone.servfail` names answer SERVFAIL
-and `zone.silent` names get no answer at all (a timeout for the client).
+and `zone.silent` names get no answer at all (a timeout for the client);
+`zone.garbage` names are answered with bytes that are not a DNS message.
 `server.queries` counts (name, type) pairs asked, for the benchmarks.
 """
 
@@ -41,6 +42,7 @@ class Zone:
     records: dict[str, list[tuple[str, str, int]]] = field(default_factory=dict)
     servfail: set[str] = field(default_factory=set)
     silent: set[str] = field(default_factory=set)
+    garbage: set[str] = field(default_factory=set)
 
     @staticmethod
     def _key(name: str) -> str:
@@ -132,6 +134,9 @@ class DnsServer:
         if query.question:
             q = query.question[0]
             self.queries[(q.name.to_text().lower(), dns.rdatatype.to_text(q.rdtype))] += 1
+        if query.question and query.question[0].name.to_text().lower() in {
+                Zone._key(n) for n in self.zone.garbage}:
+            return data[:2] + b"\x81\x80\xff\xff garbage"  # our id, then nonsense
         response = self.zone.answer(query)
         return None if response is None else response.to_wire()
 

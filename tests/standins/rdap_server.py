@@ -16,7 +16,11 @@ answers), ``domain_objects`` and ``registrar_objects`` by lower-case name.
 ``faults[path] = (status, body_bytes)`` overrides any path (500, garbage,
 oversized...), ``redirects[path] = location`` answers 302, ``delays[path] =
 seconds`` slows one down, and
-``requests[path]`` counts the requests per path.
+``requests[path]`` counts the requests per path. ``once[path] = (status, body,
+headers)`` answers one request that way and is then forgotten (a 429 with
+``Retry-After``), ``trickle[path] = seconds`` sends a valid answer one byte
+at a time that slowly (slow loris), ``max_in_flight`` is the highest number of
+requests served at the same time.
 """
 
 from __future__ import annotations
@@ -56,6 +60,10 @@ class RdapServer:
         self.delays: dict[str, float] = {}
         self.redirects: dict[str, str] = {}
         self.requests: collections.Counter[str] = collections.Counter()
+        self.once: dict[str, tuple[int, bytes, dict[str, str]]] = {}
+        self.trickle: dict[str, float] = {}
+        self.in_flight = 0
+        self.max_in_flight = 0
         self.accept_headers: list[str] = []
         self._runner: web.AppRunner | None = None
 
@@ -163,8 +171,28 @@ class RdapServer:
         return None if best is None else best[1]
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return await self._answer(request)
+        finally:
+            self.in_flight -= 1
+
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
         path = request.path
         self.requests[path] += 1
+        if path in self.once:
+            status, body, headers = self.once.pop(path)
+            return web.Response(status=status, body=body, headers=headers,
+                                content_type=RDAP_JSON)
+        if path in self.trickle:
+            slow = web.StreamResponse(headers={"Content-Type": RDAP_JSON})
+            await slow.prepare(request)
+            for byte in b'{"objectClassName": "ip network", "handle": "SLOW"}':
+                await slow.write(bytes([byte]))
+                await asyncio.sleep(self.trickle[path])
+            await slow.write_eof()
+            return slow
         self.accept_headers.append(request.headers.get("Accept", ""))
         if path in self.delays:
             await asyncio.sleep(self.delays[path])
