@@ -14,9 +14,18 @@ not decompressed, and header lines are capped in size.
 Which addresses may be reached is decided by `nttd.netguard.GuardedResolver`.
 
 Outcomes are verdicts, not exceptions: `Checker.check` never raises for network
-trouble. Facts about the URL: ONLINE, GONE, DNS_GONE, REDIRECTED, BLOCKED,
-CLIENT_ERROR, SERVER_ERROR (the server answered), REFUSED (the guard will not
-check it). Could not find out (retry later): UNREACHABLE, TLS_ERROR.
+trouble. Facts about the URL: ONLINE, GONE, DNS_GONE, REDIRECTED_AWAY,
+REDIRECTED, BLOCKED, CLIENT_ERROR, SERVER_ERROR (the server answered), REFUSED
+(the guard will not check it). Could not find out (retry later): UNREACHABLE,
+TLS_ERROR.
+
+Redirects are split by where they point (`redirect_verdict`): to another host
+(a leading `www.` is ignored, so `example.com` -> `www.example.com` is the same
+site) or to the site's front page (path `/` or empty, any query) is
+REDIRECTED_AWAY: the content is no longer at this address, the usual way a host
+takes it down. A redirect to another path on the same host, or one without a
+usable Location, is REDIRECTED: the content may simply have moved. Neither counts
+toward removal by default (`NTTD_REMOVAL_VERDICTS`).
 """
 
 from __future__ import annotations
@@ -49,6 +58,8 @@ __all__ = [
     "Checker",
     "GuardedResolver",
     "Verdict",
+    "redirect_verdict",
+    "verdict_for_status",
 ]
 
 DEFAULT_USER_AGENT = "nttd-checker/0.1 (+notice-and-takedown availability check; headers only)"
@@ -59,7 +70,8 @@ class Verdict(StrEnum):
     ONLINE = "online"  # 2xx
     GONE = "gone"  # 404, 410
     DNS_GONE = "dns_gone"  # NXDOMAIN (or no address records) for the host
-    REDIRECTED = "redirected"  # 3xx (Location recorded, never followed)
+    REDIRECTED_AWAY = "redirected_away"  # 3xx to another host or the front page
+    REDIRECTED = "redirected"  # 3xx to another path on the same host (or no Location)
     BLOCKED = "blocked"  # 401, 403, 451
     CLIENT_ERROR = "client_error"  # other 4xx
     SERVER_ERROR = "server_error"  # 5xx
@@ -84,7 +96,8 @@ class CheckResult:
 
 
 def verdict_for_status(status: int) -> Verdict:
-    """Map an HTTP status code to a verdict."""
+    """Map an HTTP status code to a verdict (any 3xx is REDIRECTED here; `check`
+    refines it with `redirect_verdict`)."""
     if 200 <= status < 300:
         return Verdict.ONLINE
     if status in (404, 410):
@@ -98,6 +111,29 @@ def verdict_for_status(status: int) -> Verdict:
     if 500 <= status < 600:
         return Verdict.SERVER_ERROR
     return Verdict.UNREACHABLE  # 1xx as final answer, or out of range: not a usable answer
+
+
+def _site(host: str) -> str:
+    host = host.lower().rstrip(".")
+    return host[4:] if host.startswith("www.") else host
+
+
+def redirect_verdict(request_url: URL, location: str | None) -> Verdict:
+    """REDIRECTED_AWAY for a Location on another host or at the front page, else
+    REDIRECTED. A relative Location is joined to the request URL (never fetched)."""
+    if not location:
+        return Verdict.REDIRECTED
+    try:
+        target = request_url.join(URL(location.strip()))
+    except (ValueError, TypeError):
+        return Verdict.REDIRECTED
+    if target.raw_host is None or request_url.raw_host is None:
+        return Verdict.REDIRECTED
+    if _site(target.raw_host) != _site(request_url.raw_host):
+        return Verdict.REDIRECTED_AWAY
+    if target.raw_path in ("", "/"):
+        return Verdict.REDIRECTED_AWAY
+    return Verdict.REDIRECTED
 
 
 def _utc_now() -> datetime:
@@ -291,4 +327,7 @@ class Checker:
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             verdict, reason = _classify(exc)
             return result(verdict, None, reason)
-        return result(verdict_for_status(answer.status), answer, None)
+        verdict = verdict_for_status(answer.status)
+        if verdict is Verdict.REDIRECTED:
+            verdict = redirect_verdict(target, answer.location)
+        return result(verdict, answer, None)

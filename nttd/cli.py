@@ -26,7 +26,9 @@ from nttd.partners import PartnerFileError, load_partners, read_partner_file
 from nttd.services import Services, load_bootstrap, utcnow
 from nttd.settings import Settings, SettingsError, settings_help
 from nttd.stats import StatsError, removal_stats
+from resolvers.bootstrap_update import IANA_BOOTSTRAP_URL, update_bootstrap
 from resolvers.dns import make_resolver
+from resolvers.errors import BootstrapError
 from resolvers.resolve import ResolverContext, resolve_url
 from resolvers.urls import InvalidURL, canonicalize_url
 
@@ -52,6 +54,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("resolve", help="resolve URLs without storing anything")
     p.add_argument("urls", nargs="+", metavar="URL")
     p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser("bootstrap", help="the IANA RDAP bootstrap files")
+    bsub = p.add_subparsers(dest="bootstrap_command", required=True)
+    bu = bsub.add_parser("update", help="fetch the current IANA files (needs the network)")
+    bu.add_argument("--dir", type=Path,
+                    help="directory to write (default: NTTD_RDAP_BOOTSTRAP, if a directory)")
+    bu.add_argument("--from", dest="source", default=IANA_BOOTSTRAP_URL,
+                    help="base URL to fetch from (default: %(default)s)")
 
     p = sub.add_parser("partners", help="the hotline directory")
     psub = p.add_subparsers(dest="partners_command", required=True)
@@ -109,6 +119,8 @@ async def dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     if command == "resolve":
         return await cmd_resolve(args, settings)
+    if command == "bootstrap":
+        return await cmd_bootstrap_update(args, settings)
     if command == "serve":
         return await cmd_serve(args, settings)
     if command == "worker":
@@ -261,6 +273,26 @@ async def cmd_resolve(args: argparse.Namespace, settings: Settings) -> int:
                   f"cdn={r.cdn.name if r.cdn else '-'} "
                   f"errors={'; '.join(r.errors) or '-'}")
     return 0 if all(not r.errors for r in results) else 1
+
+
+async def cmd_bootstrap_update(args: argparse.Namespace, settings: Settings) -> int:
+    directory = args.dir
+    if directory is None:
+        source = settings.rdap_bootstrap
+        if not source or source.startswith(("http://", "https://")):
+            raise CliError("give --dir, or set NTTD_RDAP_BOOTSTRAP to a directory "
+                           "(the bundled snapshot is part of the installed package)")
+        directory = Path(source)
+    if not directory.is_dir():
+        raise CliError(f"{directory} is not a directory")
+    async with aiohttp.ClientSession(trust_env=False) as http:
+        try:
+            published = await update_bootstrap(directory, http, base_url=args.source)
+        except BootstrapError as exc:
+            raise CliError(f"bootstrap not updated: {exc}") from None
+    for name, date in sorted(published.items()):
+        print(f"{name}: published {date}")
+    return 0
 
 
 async def _until_signalled() -> None:

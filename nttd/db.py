@@ -85,28 +85,31 @@ async def claim(
 ) -> list[int]:
     """Claim up to `limit` due rows of `model` for `owner` until `lease_until`.
 
-    Rows whose lease is free or expired are eligible. On PostgreSQL the rows are
-    picked with FOR UPDATE SKIP LOCKED, so concurrent workers never pick the same
-    row; the UPDATE then names the picked ids literally (an `IN (subquery ...
-    LIMIT)` would be re-evaluated and could update every row). SQLite ignores
-    SKIP LOCKED and serialises writers, so run one worker on it. The caller
-    commits.
+    Rows whose lease is free or expired are eligible. One statement:
+
+        WITH picked AS MATERIALIZED (SELECT id ... ORDER BY ... LIMIT n
+                                     FOR UPDATE SKIP LOCKED)
+        UPDATE t SET lease_owner=..., lease_until=... FROM picked
+        WHERE t.id = picked.id RETURNING t.id
+
+    The CTE is evaluated once (MATERIALIZED: never inlined into a join that could
+    rescan it), so at most `limit` rows are leased, and SKIP LOCKED keeps
+    concurrent workers on disjoint rows; `UPDATE ... WHERE id IN (SELECT ...
+    LIMIT n FOR UPDATE SKIP LOCKED)` could lease every row. SQLite gets the same
+    statement without the locking clause (it has none, and serialises writers),
+    so run one worker on it. The caller commits.
     """
     free = (model.lease_until.is_(None)) | (model.lease_until < now)
-    picked = (
-        select(model.id)
-        .where(*where, free)
-        .order_by(order_by)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    ids = list((await session.execute(picked)).scalars())
-    if not ids:
-        return []
-    await session.execute(
+    pick = select(model.id).where(*where, free).order_by(order_by).limit(limit)
+    if session.get_bind().dialect.name == "postgresql":
+        picked = pick.with_for_update(skip_locked=True).cte("picked").prefix_with("MATERIALIZED")
+    else:
+        picked = pick.cte("picked")
+    statement = (
         update(model)
-        .where(model.id.in_(ids))
+        .where(model.id == picked.c.id)
         .values(lease_owner=owner, lease_until=lease_until)
+        .returning(model.id)
         .execution_options(synchronize_session=False)
     )
-    return ids
+    return list((await session.execute(statement)).scalars())

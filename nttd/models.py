@@ -104,6 +104,7 @@ class Case(Base):
     route_kind: Mapped[str | None] = mapped_column(String(20))  # partner | direct
     route_hotline_id: Mapped[int | None] = mapped_column(ForeignKey("hotlines.id"), index=True)
     next_resolve_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_reresolve_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     resolve_attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     # Checks.
@@ -113,6 +114,7 @@ class Case(Base):
     gone_streak_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_gone_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reappeared_count: Mapped[int] = mapped_column(Integer, default=0)
+    first_online_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Leases.
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -170,6 +172,9 @@ class Check(Base):
     peer_ip: Mapped[str | None] = mapped_column(String(45))
     latency_ms: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
+    # Why this check outlives the retention after closure: first_online |
+    # removal (a gone verdict of the streak that confirmed removal) | reappearance.
+    mark: Mapped[str | None] = mapped_column(String(20))
 
 
 class Event(Base):

@@ -1,55 +1,70 @@
-"""The check step: routed and notified cases are checked until removal is confirmed.
+"""The removal rule: what a check's verdict does to its case, and which checks are kept.
 
-Removal rule: `NTTD_REMOVAL_CONFIRMATIONS` gone verdicts (404, 410, NXDOMAIN) in a
-row, each at least `NTTD_REMOVAL_CONFIRM_SPACING` after the last one counted; a
-gone verdict that comes sooner is recorded but not counted; any other verdict
-breaks the streak. `removed_at` is the time of the first check of the streak.
-After removal the URL keeps being checked on `NTTD_REAPPEARANCE_SCHEDULE` for
-`NTTD_REAPPEARANCE_WINDOW`; if it is online again the case reopens as
-`reappeared`; after the window the case is closed.
+Removal: `NTTD_REMOVAL_CONFIRMATIONS` verdicts from `NTTD_REMOVAL_VERDICTS`
+(default gone and dns_gone: 404, 410, NXDOMAIN) in a row, each at least
+`NTTD_REMOVAL_CONFIRM_SPACING` after the last one counted; one that comes sooner
+is recorded but not counted; any other verdict breaks the streak. `removed_at`
+is the time of the first check of the streak (DESIGN.md).
+
+Reappearance: after removal the URL is checked on the decaying
+`NTTD_REAPPEARANCE_SCHEDULE` (steps counted from removal, the last repeats) for
+`NTTD_REAPPEARANCE_WINDOW`. An online verdict reopens the case as `reappeared`
+with a `reappeared` event and counts it (`reappeared_count`, in the statistics);
+if the same URL has meanwhile been submitted again as a new open case, the old
+one is closed instead, pointing at it. After the window the case is closed.
+
+Scheduling: every next check gets a random extra delay of up to
+`NTTD_CHECK_JITTER` of its step (never less than the step, so the confirm
+spacing holds), so cases submitted together drift apart.
+
+History: every check is kept while a case is open. `NTTD_CHECK_RETENTION` after
+closure only the marked checks remain: the first online check, the checks of
+the streak that confirmed removal, and each reappearance.
+
+Failures: a database error propagates (the worker loop logs it and retries; the
+claimed cases' leases expire and they are checked again).
 """
 
 from __future__ import annotations
 
-import asyncio
+import random
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nttd.cases import record_event, transition
-from nttd.checker import GONE_VERDICTS, CheckResult, Verdict
-from nttd.db import claim
+from nttd.checker import CheckResult, Verdict
 from nttd.lifecycle import CHECKED_STATUSES, CaseStatus
 from nttd.models import Case, Check
 from nttd.services import Services
 from nttd.settings import Settings
 
+__all__ = [
+    "SYSTEM",
+    "Outcome",
+    "apply_check",
+    "prune_check_history",
+    "reappearance_delay",
+    "record_outcomes",
+]
+
 SYSTEM = "system:checker"
+MARK_FIRST_ONLINE = "first_online"
+MARK_REMOVAL = "removal"
+MARK_REAPPEARANCE = "reappearance"
+PRUNE_BATCH = 5000
 
 
-async def check_due_cases(svc: Services, *, limit: int = 50, concurrency: int = 20) -> int:
-    now = svc.clock()
-    async with svc.sessions() as session, session.begin():
-        ids = await claim(
-            session, Case,
-            where=[Case.status.in_([s.value for s in CHECKED_STATUSES]),
-                   Case.next_check_at <= now],
-            order_by=Case.next_check_at, limit=limit, owner=svc.worker_id, now=now,
-            lease_until=now + svc.settings.lease_duration,
-        )
-        jobs = list((await session.execute(
-            select(Case.id, Case.canonical_url).where(Case.id.in_(ids)))).all())
-    gate = asyncio.Semaphore(concurrency)
+@dataclass(frozen=True)
+class Outcome:
+    """What one claimed case came to: a check result, or a deferral (host backing off)."""
 
-    async def one(case_id: int, url: str) -> None:
-        async with gate:
-            result = await svc.checker.check(url)
-            await store_check(svc, case_id, result)
-
-    await asyncio.gather(*(one(case_id, url) for case_id, url in jobs))
-    return len(jobs)
+    case_id: int
+    result: CheckResult | None
+    defer_until: datetime | None = None
 
 
 def _step(schedule: Sequence[timedelta], index: int) -> timedelta:
@@ -66,66 +81,154 @@ def reappearance_delay(schedule: Sequence[timedelta], since_removal: timedelta) 
     return schedule[-1]
 
 
-async def store_check(svc: Services, case_id: int, result: CheckResult) -> None:
-    now = result.checked_at
+def _jittered(step: timedelta, settings: Settings, rng: random.Random) -> timedelta:
+    return step * (1 + settings.check_jitter * rng.random())
+
+
+async def record_outcomes(
+    svc: Services, outcomes: Sequence[Outcome], *, rng: random.Random
+) -> int:
+    """Write a batch of outcomes in one transaction; returns the checks recorded.
+
+    Only cases this worker still holds the lease on are touched (locked on
+    PostgreSQL, so a worker that took over an expired lease cannot interleave).
+    """
+    by_id = {o.case_id: o for o in outcomes}
+    if not by_id:
+        return 0
+    recorded = 0
     async with svc.sessions() as session, session.begin():
-        case = await session.get(Case, case_id)
-        if case is None or case.lease_owner != svc.worker_id:
-            return
-        case.lease_owner = case.lease_until = None
-        if case.status not in CHECKED_STATUSES:
-            return  # put on hold or closed while we were checking
-        session.add(Check(
-            case_id=case.id, checked_at=now, verdict=result.verdict.value,
-            status_code=result.status_code, method=result.method, location=result.location,
-            peer_ip=result.peer_ip, latency_ms=result.latency_ms, error=result.error,
-        ))
-        case.check_count += 1
-        apply_verdict(session, case, result.verdict, now=now, settings=svc.settings)
+        query = select(Case).where(Case.id.in_(by_id), Case.lease_owner == svc.worker_id)
+        if session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update()
+        for case in list(await session.scalars(query)):
+            case.lease_owner = case.lease_until = None
+            outcome = by_id[case.id]
+            if case.status not in CHECKED_STATUSES:
+                continue  # put on hold or closed while we were checking
+            if outcome.result is None:
+                if outcome.defer_until is not None:
+                    current = case.next_check_at or outcome.defer_until
+                    case.next_check_at = max(current, outcome.defer_until)
+                continue
+            result = outcome.result
+            check = Check(
+                case_id=case.id, checked_at=result.checked_at, verdict=result.verdict.value,
+                status_code=result.status_code, method=result.method,
+                location=result.location, peer_ip=result.peer_ip,
+                latency_ms=result.latency_ms, error=result.error,
+            )
+            session.add(check)
+            case.check_count += 1
+            await apply_check(session, case, check, settings=svc.settings, rng=rng)
+            recorded += 1
+    return recorded
 
 
-def apply_verdict(
-    session: AsyncSession, case: Case, verdict: Verdict, *, now: datetime, settings: Settings
+async def apply_check(
+    session: AsyncSession, case: Case, check: Check, *, settings: Settings,
+    rng: random.Random,
 ) -> None:
-    gone = verdict in GONE_VERDICTS
+    """Move `case` on after `check` (already added to the session)."""
+    now, verdict = check.checked_at, check.verdict
+    if verdict == Verdict.ONLINE and case.first_online_at is None:
+        case.first_online_at = now
+        check.mark = MARK_FIRST_ONLINE
     if case.status == CaseStatus.REMOVED:
-        assert case.removed_at is not None
-        if verdict == Verdict.ONLINE:
-            record_event(session, case.id, "reappeared", actor=SYSTEM, now=now,
-                         removed_at=case.removed_at.isoformat())
-            transition(session, case, CaseStatus.REAPPEARED, actor=SYSTEM, now=now)
-            case.reappeared_count += 1
-            case.removed_at = None
-            case.gone_streak, case.gone_streak_started_at, case.last_gone_at = 0, None, None
-            case.next_check_at = now + settings.recheck_schedule[0]
-            return
-        if now - case.removed_at >= settings.reappearance_window:
-            transition(session, case, CaseStatus.CLOSED, actor=SYSTEM, now=now,
-                       reason="not seen again during the reappearance window")
-            case.next_check_at = None
-            return
-        case.next_check_at = now + reappearance_delay(
-            settings.reappearance_schedule, now - case.removed_at)
+        await _after_removal(session, case, check, settings=settings, rng=rng)
         return
-
     if case.status in (CaseStatus.ROUTED, CaseStatus.NOTIFIED):
         transition(session, case, CaseStatus.MONITORING, actor=SYSTEM, now=now)
-    if gone:
-        spacing = settings.removal_confirm_spacing
-        if case.gone_streak == 0 or case.last_gone_at is None:
-            case.gone_streak, case.gone_streak_started_at, case.last_gone_at = 1, now, now
-        elif now - case.last_gone_at >= spacing:
-            case.gone_streak += 1
-            case.last_gone_at = now
-        if case.gone_streak >= settings.removal_confirmations:
-            case.removed_at = case.gone_streak_started_at
-            transition(session, case, CaseStatus.REMOVED, actor=SYSTEM, now=now,
-                       removed_at=case.removed_at.isoformat() if case.removed_at else None,
-                       confirmations=case.gone_streak)
-            case.next_check_at = now + settings.reappearance_schedule[0]
-            return
-        assert case.last_gone_at is not None
-        case.next_check_at = max(case.last_gone_at + spacing, now + timedelta(milliseconds=1))
+    if verdict not in settings.removal_verdicts:
+        case.gone_streak, case.gone_streak_started_at, case.last_gone_at = 0, None, None
+        step = _step(settings.recheck_schedule, case.check_count - 1)
+        case.next_check_at = now + _jittered(step, settings, rng)
         return
-    case.gone_streak, case.gone_streak_started_at, case.last_gone_at = 0, None, None
-    case.next_check_at = now + _step(settings.recheck_schedule, case.check_count - 1)
+    spacing = settings.removal_confirm_spacing
+    if case.gone_streak == 0 or case.last_gone_at is None:
+        case.gone_streak, case.gone_streak_started_at, case.last_gone_at = 1, now, now
+    elif now - case.last_gone_at >= spacing:
+        case.gone_streak += 1
+        case.last_gone_at = now
+    if case.gone_streak >= settings.removal_confirmations:
+        await _confirm_removal(session, case, check, settings=settings, rng=rng)
+        return
+    assert case.last_gone_at is not None
+    case.next_check_at = max(case.last_gone_at + _jittered(spacing, settings, rng),
+                             now + timedelta(milliseconds=1))
+
+
+async def _confirm_removal(
+    session: AsyncSession, case: Case, check: Check, *, settings: Settings,
+    rng: random.Random,
+) -> None:
+    now = check.checked_at
+    started = case.gone_streak_started_at
+    assert started is not None
+    check.mark = MARK_REMOVAL
+    await session.flush()  # the check itself is part of the streak marked below
+    await session.execute(
+        update(Check)
+        .where(Check.case_id == case.id, Check.checked_at >= started,
+               Check.verdict.in_(settings.removal_verdicts), Check.mark.is_(None))
+        .values(mark=MARK_REMOVAL)
+        .execution_options(synchronize_session=False)
+    )
+    case.removed_at = started
+    transition(session, case, CaseStatus.REMOVED, actor=SYSTEM, now=now,
+               removed_at=started.isoformat(), confirmations=case.gone_streak)
+    case.next_check_at = now + _jittered(settings.reappearance_schedule[0], settings, rng)
+
+
+async def _after_removal(
+    session: AsyncSession, case: Case, check: Check, *, settings: Settings,
+    rng: random.Random,
+) -> None:
+    now = check.checked_at
+    removed_at = case.removed_at
+    assert removed_at is not None
+    if check.verdict == Verdict.ONLINE:
+        check.mark = MARK_REAPPEARANCE
+        case.reappeared_count += 1
+        successor = await session.scalar(
+            select(Case.id).where(Case.canonical_url == case.canonical_url, Case.id != case.id)
+            .where(Case.status.not_in([CaseStatus.REMOVED.value, CaseStatus.CLOSED.value]))
+            .limit(1))
+        record_event(session, case.id, "reappeared", actor=SYSTEM, now=now,
+                     removed_at=removed_at.isoformat(), open_case=successor)
+        if successor is not None:
+            # The URL was submitted again meanwhile: that open case carries it on.
+            transition(session, case, CaseStatus.CLOSED, actor=SYSTEM, now=now,
+                       reason=f"reappeared; case {successor} is open for this URL")
+            case.next_check_at = None
+            return
+        transition(session, case, CaseStatus.REAPPEARED, actor=SYSTEM, now=now)
+        case.removed_at = None
+        case.gone_streak, case.gone_streak_started_at, case.last_gone_at = 0, None, None
+        case.next_check_at = now + _jittered(settings.recheck_schedule[0], settings, rng)
+        return
+    if now - removed_at >= settings.reappearance_window:
+        transition(session, case, CaseStatus.CLOSED, actor=SYSTEM, now=now,
+                   reason="not seen again during the reappearance window")
+        case.next_check_at = None
+        return
+    step = reappearance_delay(settings.reappearance_schedule, now - removed_at)
+    case.next_check_at = now + _jittered(step, settings, rng)
+
+
+async def prune_check_history(svc: Services, *, now: datetime | None = None) -> int:
+    """Delete unmarked checks of cases closed more than the retention ago (one batch)."""
+    now = now or svc.clock()
+    expired = select(Case.id).where(
+        Case.status == CaseStatus.CLOSED.value,
+        Case.updated_at < now - svc.settings.check_retention)
+    victims = (select(Check.id)
+               .where(Check.case_id.in_(expired), Check.mark.is_(None))
+               .limit(PRUNE_BATCH))
+    async with svc.sessions() as session, session.begin():
+        ids = list(await session.scalars(victims))
+        if ids:
+            await session.execute(delete(Check).where(Check.id.in_(ids))
+                                  .execution_options(synchronize_session=False))
+    return len(ids)
+

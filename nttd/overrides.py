@@ -80,7 +80,7 @@ def apply_overrides(
             if result.get("cdn") is not None:
                 changes.append({"field": "cdn", "old": result["cdn"], "new": None})
                 result["cdn"] = None
-                provenance["cdn"] = {"source": "manual", "at": now.isoformat(), "by": actor}
+                provenance["cdn"] = {"source": "manual", "at": now.isoformat(), "detail": actor}
             continue
         if not isinstance(given, dict) or not given:
             raise OverrideError(f"{section}: must be an object with some of "
@@ -95,7 +95,7 @@ def apply_overrides(
             if target.get(name) != checked:
                 changes.append({"field": path, "old": target.get(name), "new": checked})
                 target[name] = checked
-                provenance[path] = {"source": "manual", "at": now.isoformat(), "by": actor}
+                provenance[path] = {"source": "manual", "at": now.isoformat(), "detail": actor}
         result[section] = target
     if not changes:
         raise OverrideError("nothing to change: every value given is already the current one")
@@ -139,6 +139,8 @@ async def reroute(
         transition(session, case, new, actor=actor, now=now, reason=route.reason)
         case.next_check_at = now
     case.route_kind, case.route_hotline_id = route.kind, route.hotline_id
+    if case.next_reresolve_at is None:
+        case.next_reresolve_at = now + svc.settings.reresolve_interval
     notice_ids = await queue_notices(session, case, route.recipients, now=now,
                                      batch_window=svc.settings.notice_batch_window)
     record_event(session, case.id, "rerouted", actor=actor, now=now, reason=route.reason,

@@ -115,6 +115,7 @@ async def route_case(session: AsyncSession, svc: Services, case: Case, *, now: d
     if route.kind == "partner" and not route.recipients and case.first_notice_at is None:
         case.first_notice_at = now  # inbox only: the route is "sent" when it is in the inbox
     case.next_check_at = now + svc.settings.recheck_schedule[0]
+    case.next_reresolve_at = now + svc.settings.reresolve_interval
 
 
 async def requeue_after_release(

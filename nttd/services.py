@@ -6,6 +6,7 @@ Tests build the same object with loopback stand-ins behind each seam.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,8 +22,10 @@ from notices.render import NoticeRenderer
 from nttd.checker import Checker
 from nttd.db import make_engine, make_sessionmaker
 from nttd.settings import Settings, SettingsError
+from resolvers.cache import MemoryFactCache
 from resolvers.dns import make_resolver
 from resolvers.rdap import Bootstrap
+from resolvers.rdap_client import RdapLimits
 from resolvers.resolve import ResolverContext
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -43,18 +46,15 @@ class Services:
     renderer: NoticeRenderer
     checker: Checker
     smtp: SmtpConfig | None
+    # Built once: its fact cache and in-flight lookups are shared by every case.
+    resolver_context: ResolverContext
     clock: Callable[[], datetime] = utcnow
     worker_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
 
     @property
-    def resolver_context(self) -> ResolverContext:
-        return ResolverContext(
-            dns=self.dns,
-            http=self.http,
-            bootstrap=self.bootstrap,
-            allow_private=self.settings.allow_private_targets,
-            clock=self.clock,
-        )
+    def uncached_resolver_context(self) -> ResolverContext:
+        """The same seams without the fact cache (move detection must see changes)."""
+        return dataclasses.replace(self.resolver_context, cache=None)
 
     @classmethod
     async def start(
@@ -77,6 +77,12 @@ class Services:
             raise
         engine = make_engine(settings.database_url)
         checker = Checker(resolver, allow_private=settings.allow_private_targets, clock=clock)
+        context = ResolverContext(
+            dns=resolver, http=http, bootstrap=bootstrap,
+            allow_private=settings.allow_private_targets, clock=clock,
+            cache=MemoryFactCache(),
+            rdap_limits=RdapLimits(ttl=settings.rdap_cache_ttl.total_seconds()),
+        )
         await checker.__aenter__()
         return cls(
             settings=settings,
@@ -88,6 +94,7 @@ class Services:
             renderer=NoticeRenderer(TEMPLATES),
             checker=checker,
             smtp=smtp,
+            resolver_context=context,
             clock=clock,
         )
 

@@ -95,11 +95,36 @@ def _flag(text: str) -> bool:
     raise ValueError(f"{text!r} is not a boolean (use 1 or 0)")
 
 
+def _schedule_step(text: str) -> timedelta:
+    value = parse_duration(text)
+    if value <= timedelta(0):
+        raise ValueError("must be positive")
+    return value
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise ValueError("must be at least 1")
     return value
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise ValueError("must be between 0 and 1")
+    return value
+
+
+def _verdicts(text: str) -> tuple[str, ...]:
+    from nttd.checker import Verdict  # the verdict names live with the checker
+
+    names = tuple(part.strip().lower() for part in text.split(",") if part.strip())
+    known = {v.value for v in Verdict}
+    unknown = [name for name in names if name not in known]
+    if unknown or not names:
+        raise ValueError(f"needs verdict names from: {', '.join(sorted(known))}")
+    return names
 
 
 def _smtp_url(text: str) -> str | None:
@@ -160,10 +185,28 @@ SETTINGS: tuple[Setting, ...] = (
             "Durations between checks after removal; the last one repeats."),
     Setting("reappearance_window", "NTTD_REAPPEARANCE_WINDOW", "30d", _positive_duration,
             "How long a removed URL keeps being checked for reappearance."),
+    Setting("removal_verdicts", "NTTD_REMOVAL_VERDICTS", "gone,dns_gone", _verdicts,
+            "Comma list of check verdicts that count toward removal "
+            "(e.g. add redirected_away)."),
+    Setting("check_concurrency", "NTTD_CHECK_CONCURRENCY", "100", _positive_int,
+            "Availability checks one worker process runs at the same time."),
+    Setting("check_per_host", "NTTD_CHECK_PER_HOST", "8", _positive_int,
+            "Availability checks one worker process runs at the same time against one host."),
+    Setting("check_jitter", "NTTD_CHECK_JITTER", "0.1", _fraction,
+            "Random extra delay added to each next check, as a fraction of the step (0-1)."),
+    Setting("host_backoff_schedule", "NTTD_HOST_BACKOFF_SCHEDULE", "1m,5m,15m,1h", _schedule,
+            "Pauses for a host after 3 timeouts in a row, growing while it keeps timing out."),
+    Setting("check_retention", "NTTD_CHECK_RETENTION", "90d", _positive_duration,
+            "How long after closure a case keeps all its checks; after that only the ones "
+            "that mattered (first online, the removal streak, reappearance) are kept."),
     Setting("notice_batch_window", "NTTD_NOTICE_BATCH_WINDOW", "10m", _positive_duration,
             "How long notices to one recipient are gathered before sending."),
     Setting("reminder_schedule", "NTTD_REMINDER_SCHEDULE", "24h,48h,72h", _schedule,
             "Durations after which an unremoved case is chased, then escalated."),
+    Setting("rdap_cache_ttl", "NTTD_RDAP_CACHE_TTL", "1d", _schedule_step,
+            "How long RDAP answers are reused before they are asked again."),
+    Setting("reresolve_interval", "NTTD_RERESOLVE_INTERVAL", "1d", _schedule_step,
+            "How often open cases are resolved again to detect moves."),
     Setting("notice_retry_schedule", "NTTD_NOTICE_RETRY_SCHEDULE", "1m,5m,15m,1h", _schedule,
             "Waits between delivery attempts of a queued notice; the last one repeats."),
     Setting("worker_poll_interval", "NTTD_WORKER_POLL_INTERVAL", "1s", _positive_duration,
@@ -193,9 +236,18 @@ class Settings:
     reappearance_schedule: tuple[timedelta, ...] = (
         timedelta(hours=1), timedelta(hours=6), timedelta(days=1))
     reappearance_window: timedelta = timedelta(days=30)
+    removal_verdicts: tuple[str, ...] = ("gone", "dns_gone")
+    check_concurrency: int = 100
+    check_per_host: int = 8
+    check_jitter: float = 0.1
+    host_backoff_schedule: tuple[timedelta, ...] = (
+        timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1))
+    check_retention: timedelta = timedelta(days=90)
     notice_batch_window: timedelta = timedelta(minutes=10)
     reminder_schedule: tuple[timedelta, ...] = (
         timedelta(hours=24), timedelta(hours=48), timedelta(hours=72))
+    rdap_cache_ttl: timedelta = timedelta(days=1)
+    reresolve_interval: timedelta = timedelta(days=1)
     notice_retry_schedule: tuple[timedelta, ...] = (
         timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1))
     worker_poll_interval: timedelta = timedelta(seconds=1)

@@ -13,6 +13,7 @@ from typing import Any
 
 import aiohttp
 
+from nttd.migrate import head_revision
 from tests.integration.world import SITES, running_world
 
 PARTNERS = """
@@ -48,7 +49,7 @@ async def test_admin_commands(database_url: str, tmp_path: Path) -> None:
     env = {"NTTD_DATABASE_URL": database_url}
     code, out, err = await nttd("migrate", env=env, cwd=tmp_path)
     assert code == 0, err
-    assert "-> 0001" in out
+    assert f"-> {head_revision()}" in out
     (tmp_path / "partners.toml").write_text(PARTNERS)
     code, out, err = await nttd("partners", "load", "partners.toml", env=env, cwd=tmp_path)
     assert (code, out.strip()) == (0, "hotlines: 2 created, 0 updated"), err
@@ -157,3 +158,39 @@ async def test_resolve_json(tmp_path: Path) -> None:
         assert data["hosting"] is None
         assert any("loopback" in e for e in data["errors"])
         assert world.rdap.requests.get(f"/ip/{SITES['us'].ip}", 0) == 0
+
+
+async def test_bootstrap_update(tmp_path: Path) -> None:
+    """`nttd bootstrap update` fetches, validates and replaces the four IANA files."""
+    from aiohttp import web
+
+    from tests.standins.rdap_server import RdapServer
+
+    async with RdapServer() as rdap:
+        published = rdap.write_bootstrap(tmp_path / "iana")
+    app = web.Application()
+    app.router.add_static("/rdap/", published)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        base = f"http://127.0.0.1:{runner.addresses[0][1]}/rdap/"
+        target = tmp_path / "bootstrap"
+        target.mkdir()
+        code, out, err = await nttd("bootstrap", "update", "--dir", str(target), "--from", base,
+                                    env={}, cwd=tmp_path)
+        assert code == 0, err
+        assert "dns.json: published" in out
+        for name in ("dns.json", "ipv4.json", "ipv6.json", "asn.json"):
+            assert json.loads((target / name).read_text()) == json.loads(
+                (published / name).read_text())
+        # A source that is not a bootstrap changes nothing.
+        (published / "asn.json").write_text("[]")
+        before = (target / "asn.json").read_text()
+        code, out, err = await nttd("bootstrap", "update", "--dir", str(target), "--from", base,
+                                    env={}, cwd=tmp_path)
+        assert code == 2 and "bootstrap not updated" in err
+        assert (target / "asn.json").read_text() == before
+    finally:
+        await runner.cleanup()

@@ -34,7 +34,7 @@ async def test_override_reroutes_and_is_audited(database_url: str, tmp_path: Pat
         assert case["route"] == {"kind": "partner", "hotline": "nl-partner"}
         assert case["country"] == "NL"
         assert case["facts"]["provenance"]["hosting.country"]["source"] == "manual"
-        assert case["facts"]["provenance"]["hosting.country"]["by"] == "user:analyst"
+        assert case["facts"]["provenance"]["hosting.country"]["detail"] == "user:analyst"
         kinds = [e["kind"] for e in case["timeline"]]
         assert "facts_overridden" in kinds and "rerouted" in kinds
         override = next(e for e in case["timeline"] if e["kind"] == "facts_overridden")

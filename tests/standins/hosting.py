@@ -14,7 +14,8 @@ many body bytes went out before the client hung up.
         server.body_bytes_sent  # per connection: body bytes written
         server.closed_early     # per connection: peer closed before the body was done
 
-Unknown paths get the default route (404). Routes can change at any time.
+Unknown paths get the default route (404). Routes can change at any time. A route
+with `cycle=(200, 503, 404)` answers those statuses in turn (a flaky host).
 Pass `ssl_context` for HTTPS. No content is real: bodies are filler bytes.
 """
 
@@ -43,6 +44,7 @@ class Route:
     trickle_chunk: int = 1024
     trickle_interval: float = 0.01
     hang: bool = False  # read the request, never answer
+    cycle: tuple[int, ...] = ()  # statuses answered in turn, request by request (a flaky host)
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,7 @@ class HostingServer:
         self.connections: list[ConnectionRecord] = []
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._turns: dict[str, int] = {}
 
     # -- configuration -------------------------------------------------------
 
@@ -104,6 +107,7 @@ class HostingServer:
         hang: bool = False,
         trickle_chunk: int = 1024,
         trickle_interval: float = 0.01,
+        cycle: tuple[int, ...] = (),
     ) -> None:
         self.routes[path] = Route(
             status=status,
@@ -116,6 +120,7 @@ class HostingServer:
             trickle_chunk=trickle_chunk,
             trickle_interval=trickle_interval,
             hang=hang,
+            cycle=cycle,
         )
 
     def unroute(self, path: str) -> None:
@@ -199,6 +204,7 @@ class HostingServer:
         writer: asyncio.StreamWriter,
         record: ConnectionRecord,
         method: str,
+        path: str,
         route: Route,
     ) -> bool:
         """Answer one request; False when the connection must end."""
@@ -209,6 +215,10 @@ class HostingServer:
             return False
         head = method == "HEAD"
         status = route.head_status if head and route.head_status is not None else route.status
+        if route.cycle:
+            turn = self._turns.get(path, 0)
+            self._turns[path] = turn + 1
+            status = route.cycle[turn % len(route.cycle)]
         refused_head = head and route.head_status is not None
         body_size = 0 if refused_head else route.body_size
         headers = {} if refused_head else dict(route.headers)
@@ -256,7 +266,7 @@ class HostingServer:
                 record.requests += 1
                 self.requests.append(RecordedRequest(method, path, headers, record.index))
                 route = self.routes.get(path.split("?", 1)[0], self.default)
-                keep_going = await self._respond(reader, writer, record, method, route)
+                keep_going = await self._respond(reader, writer, record, method, path, route)
                 if not keep_going or headers.get("connection", "").lower() == "close":
                     break
         except (ConnectionError, ssl.SSLError):
