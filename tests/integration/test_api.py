@@ -150,7 +150,7 @@ async def test_hold_stops_notices_and_checks_and_pauses_the_clock(
         await world.wait_for("the gathered notice to drop the held case", notice_handled)
         checks_during_hold = len((await world.case(case_id))["checks"])
         world.hosts["us"].route(PATH, status=404)
-        await world.wait_for("a moment on hold", _sleep(0.8))
+        await world.pause(0.8)
         case = await world.case(case_id)
         assert case["status"] == "hold"
         assert len(case["checks"]) == checks_during_hold
@@ -170,22 +170,8 @@ async def test_hold_stops_notices_and_checks_and_pauses_the_clock(
         assert abs(wall - case["clocks"]["hold_seconds"]
                    - case["clocks"]["time_to_removal_seconds"]) < 0.01
         # After release, the notice that the hold stopped is sent.
-        await world.wait_for("the notice after release", _has_mail(world))
+        async def mailed() -> bool:
+            return len(world.smtp.messages) == 1
 
+        await world.wait_for("the notice after release", mailed)
 
-def _sleep(seconds: float):  # type: ignore[no-untyped-def]
-    import time
-
-    deadline = time.monotonic() + seconds
-
-    async def probe() -> bool:
-        return time.monotonic() >= deadline
-
-    return probe
-
-
-def _has_mail(world: World):  # type: ignore[no-untyped-def]
-    async def probe() -> bool:
-        return len(world.smtp.messages) == 1
-
-    return probe

@@ -14,21 +14,7 @@ from typing import Any
 import aiohttp
 
 from nttd.migrate import head_revision
-from tests.integration.world import SITES, running_world
-
-PARTNERS = """
-[[hotline]]
-code = "gb-home"
-name = "Home Hotline"
-countries = ["GB"]
-self = true
-
-[[hotline]]
-code = "nl-partner"
-name = "Partner Hotline NL"
-countries = ["NL"]
-email = "reports@partner-nl.example"
-"""
+from tests.integration.world import SITES, partner_file, running_world
 
 
 async def nttd(*args: str, env: dict[str, str], cwd: Path, stdin: str | None = None,
@@ -50,11 +36,11 @@ async def test_admin_commands(database_url: str, tmp_path: Path) -> None:
     code, out, err = await nttd("migrate", env=env, cwd=tmp_path)
     assert code == 0, err
     assert f"-> {head_revision()}" in out
-    (tmp_path / "partners.toml").write_text(PARTNERS)
+    (tmp_path / "partners.toml").write_text(partner_file("http://127.0.0.1:9/hook"))
     code, out, err = await nttd("partners", "load", "partners.toml", env=env, cwd=tmp_path)
-    assert (code, out.strip()) == (0, "hotlines: 2 created, 0 updated"), err
+    assert (code, out.strip()) == (0, "hotlines: 3 created, 0 updated"), err
     code, out, err = await nttd("partners", "load", "partners.toml", env=env, cwd=tmp_path)
-    assert out.strip() == "hotlines: 0 created, 2 updated"
+    assert out.strip() == "hotlines: 0 created, 3 updated"
 
     code, out, err = await nttd("user", "add", "alice", "--role", "analyst", "--password-stdin",
                                 env=env, cwd=tmp_path, stdin="a long enough password\n")

@@ -139,6 +139,10 @@ class World:
             await asyncio.sleep(0.05)
         raise AssertionError(f"timed out waiting for {what}")
 
+    async def pause(self, seconds: float) -> None:
+        """Let the service's workers run for a while (to show that nothing happens)."""
+        await asyncio.sleep(seconds)
+
     async def wait_status(self, case_id: int, *statuses: str, timeout: float = 20.0) -> None:
         async def probe() -> bool:
             return (await self.case(case_id))["status"] in statuses

@@ -24,7 +24,6 @@ import asyncio
 import collections
 import struct
 from dataclasses import dataclass, field
-from types import TracebackType
 
 import dns.flags
 import dns.message
@@ -33,6 +32,8 @@ import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
+
+from tests.standins.base import LoopbackServer
 
 MAX_CHAIN = 16
 
@@ -111,7 +112,7 @@ class _Udp(asyncio.DatagramProtocol):
             self.transport.sendto(wire, addr)
 
 
-class DnsServer:
+class DnsServer(LoopbackServer):
     def __init__(self, zone: Zone | None = None, host: str = "127.0.0.1") -> None:
         self.zone = zone if zone is not None else Zone()
         self.host = host
@@ -164,7 +165,7 @@ class DnsServer:
         transport, _ = await loop.create_datagram_endpoint(
             lambda: _Udp(self), local_addr=(self.host, self.port)
         )
-        self._udp = transport  # type: ignore[assignment]
+        self._udp = transport
         return self
 
     async def stop(self) -> None:
@@ -176,16 +177,6 @@ class DnsServer:
             self._tcp.close()
             await self._tcp.wait_closed()
 
-    async def __aenter__(self) -> DnsServer:
-        return await self.start()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
 
 def cymru_origin_name(ip: str) -> str:

@@ -26,7 +26,8 @@ import contextlib
 import ssl
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from types import TracebackType
+
+from tests.standins.base import LoopbackServer
 
 MAX_REQUEST_HEAD = 65536
 FILLER = b"\0" * 65536
@@ -72,7 +73,7 @@ def _reason(status: int) -> str:
         return "Unknown"
 
 
-class HostingServer:
+class HostingServer(LoopbackServer):
     def __init__(
         self,
         host: str = "127.0.0.1",
@@ -300,13 +301,3 @@ class HostingServer:
             await self._server.wait_closed()
             self._server = None
 
-    async def __aenter__(self) -> HostingServer:
-        return await self.start()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()

@@ -30,10 +30,11 @@ import collections
 import ipaddress
 import json
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from aiohttp import web
+
+from tests.standins.base import LoopbackServer
 
 RDAP_JSON = "application/rdap+json"
 
@@ -49,7 +50,7 @@ def _vcard(fn: str, *, kind: str = "org", email: str | None = None,
     return ["vcard", props]
 
 
-class RdapServer:
+class RdapServer(LoopbackServer):
     def __init__(self, host: str = "127.0.0.1") -> None:
         self.host = host
         self.port = 0
@@ -228,9 +229,3 @@ class RdapServer:
         if self._runner is not None:
             await self._runner.cleanup()
 
-    async def __aenter__(self) -> RdapServer:
-        return await self.start()
-
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
-        await self.stop()

@@ -22,10 +22,11 @@ import email.message
 from dataclasses import dataclass
 from email import policy
 from email.parser import BytesParser
-from types import TracebackType
 from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from tests.standins.base import LoopbackServer
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ class _Handler:
         return "250 Message accepted"
 
 
-class SmtpSink:
+class SmtpSink(LoopbackServer):
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.host = host
         self.port = port
@@ -109,16 +110,6 @@ class SmtpSink:
         await self.stop()
         await self.start()
 
-    async def __aenter__(self) -> SmtpSink:
-        return await self.start()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
 
 class _TrackedSMTP(SMTP):

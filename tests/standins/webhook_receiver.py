@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 
 from aiohttp import web
+
+from tests.standins.base import LoopbackServer
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class ReceivedHook:
     method: str = "POST"
 
 
-class WebhookReceiver:
+class WebhookReceiver(LoopbackServer):
     def __init__(self, host: str = "127.0.0.1") -> None:
         self.host = host
         self.port = 0
@@ -76,13 +77,3 @@ class WebhookReceiver:
             await self._runner.cleanup()
             self._runner = None
 
-    async def __aenter__(self) -> WebhookReceiver:
-        return await self.start()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
