@@ -1,5 +1,5 @@
 # The dev commands in one place; CI (.ci/run) runs the same ones.
-.PHONY: install test lint serve
+.PHONY: install test lint serve bench cdn-refresh
 
 install:
 	python3 -m pip install -e '.[test]'
@@ -13,3 +13,10 @@ lint:
 
 serve:
 	python3 -m pip install -e . && nttd serve
+
+bench:
+	python3 -m bench.resolve
+	python3 bench/recheck.py
+
+cdn-refresh:
+	python3 -m resolvers.cdn_refresh
