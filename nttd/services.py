@@ -76,7 +76,8 @@ class Services:
             await http.close()
             raise
         engine = make_engine(settings.database_url)
-        checker = Checker(resolver, allow_private=settings.allow_private_targets, clock=clock)
+        checker = Checker(resolver, allow_private=settings.allow_private_targets, clock=clock,
+                          timeout=settings.check_timeout.total_seconds())
         context = ResolverContext(
             dns=resolver, http=http, bootstrap=bootstrap,
             allow_private=settings.allow_private_targets, clock=clock,

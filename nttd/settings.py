@@ -203,6 +203,8 @@ SETTINGS: tuple[Setting, ...] = (
             "How long notices to one recipient are gathered before sending."),
     Setting("reminder_schedule", "NTTD_REMINDER_SCHEDULE", "24h,48h,72h", _schedule,
             "Durations after which an unremoved case is chased, then escalated."),
+    Setting("check_timeout", "NTTD_CHECK_TIMEOUT", "15s", _schedule_step,
+            "Time limit of one availability request (connect, status line and headers)."),
     Setting("rdap_cache_ttl", "NTTD_RDAP_CACHE_TTL", "1d", _schedule_step,
             "How long RDAP answers are reused before they are asked again."),
     Setting("reresolve_interval", "NTTD_RERESOLVE_INTERVAL", "1d", _schedule_step,
@@ -246,6 +248,7 @@ class Settings:
     notice_batch_window: timedelta = timedelta(minutes=10)
     reminder_schedule: tuple[timedelta, ...] = (
         timedelta(hours=24), timedelta(hours=48), timedelta(hours=72))
+    check_timeout: timedelta = timedelta(seconds=15)
     rdap_cache_ttl: timedelta = timedelta(days=1)
     reresolve_interval: timedelta = timedelta(days=1)
     notice_retry_schedule: tuple[timedelta, ...] = (

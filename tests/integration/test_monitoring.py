@@ -112,3 +112,20 @@ async def test_history_after_closure_keeps_the_checks_that_mattered(
         assert kept[0] == ("online", "first_online")
         assert [m for _, m in kept[1:]] == ["removal"] * (len(kept) - 1)
         assert len(kept) >= 1 + world.settings.removal_confirmations
+
+
+async def test_check_timeout_setting_bounds_a_hanging_host(
+    database_url: str, tmp_path: Path
+) -> None:
+    # With the default 15 s timeout this check would not be recorded within 10 s.
+    async with running_world(database_url, tmp_path, NTTD_CHECK_TIMEOUT="300ms") as world:
+        world.hosts["gb"].route(PATH, hang=True)
+        _, body = await world.api("POST", "/api/v1/cases", json={"urls": [world.url("gb")]})
+        case_id = body["cases"][0]["id"]
+
+        async def checked() -> bool:
+            return bool((await world.case(case_id))["checks"])
+
+        await world.wait_for("a check of the hanging host", checked, timeout=10)
+        check = (await world.case(case_id))["checks"][0]
+        assert (check["verdict"], check["error"]) == ("unreachable", "timeout")

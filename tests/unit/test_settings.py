@@ -30,7 +30,9 @@ def test_contract_variables_are_read() -> None:
         "NTTD_REMOVAL_CONFIRM_SPACING": "1s",
         "NTTD_NOTICE_BATCH_WINDOW": "0s",
         "NTTD_SMTP_URL": "smtp://127.0.0.1:2525",
+        "NTTD_CHECK_TIMEOUT": "2s",
     })
+    assert s.check_timeout == timedelta(seconds=2)
     assert s.database_url == "postgresql+asyncpg://u@127.0.0.1/x"
     assert s.home_country == "GB"
     assert s.dns_servers == ("127.0.0.1:5353", "::1")
