@@ -47,20 +47,23 @@ def format_duration(value: timedelta) -> str:
     return f"{int(seconds * 1000)}ms"
 
 
-def _schedule(text: str) -> tuple[timedelta, ...]:
-    items = tuple(parse_duration(part) for part in text.split(",") if part.strip())
-    if not items:
-        raise ValueError("needs at least one duration")
-    if any(item <= timedelta(0) for item in items):
-        raise ValueError("durations must be positive")
-    return items
+def _duration(text: str) -> timedelta:
+    """A duration that may be zero (durations cannot be written negative)."""
+    return parse_duration(text)
 
 
 def _positive_duration(text: str) -> timedelta:
     value = parse_duration(text)
-    if value < timedelta(0):
-        raise ValueError("must not be negative")
+    if value <= timedelta(0):
+        raise ValueError("must be positive")
     return value
+
+
+def _schedule(text: str) -> tuple[timedelta, ...]:
+    items = tuple(_positive_duration(part) for part in text.split(",") if part.strip())
+    if not items:
+        raise ValueError("needs at least one duration")
+    return items
 
 
 def _country(text: str) -> str | None:
@@ -93,13 +96,6 @@ def _flag(text: str) -> bool:
     if lowered in {"0", "false", "no", "off", ""}:
         return False
     raise ValueError(f"{text!r} is not a boolean (use 1 or 0)")
-
-
-def _schedule_step(text: str) -> timedelta:
-    value = parse_duration(text)
-    if value <= timedelta(0):
-        raise ValueError("must be positive")
-    return value
 
 
 def _positive_int(text: str) -> int:
@@ -179,11 +175,11 @@ SETTINGS: tuple[Setting, ...] = (
             "Durations between availability checks; the last one repeats."),
     Setting("removal_confirmations", "NTTD_REMOVAL_CONFIRMATIONS", "3", _positive_int,
             "Gone verdicts in a row needed to confirm removal."),
-    Setting("removal_confirm_spacing", "NTTD_REMOVAL_CONFIRM_SPACING", "3m", _positive_duration,
+    Setting("removal_confirm_spacing", "NTTD_REMOVAL_CONFIRM_SPACING", "3m", _duration,
             "Least time between two gone verdicts that count toward removal."),
     Setting("reappearance_schedule", "NTTD_REAPPEARANCE_SCHEDULE", "1h,6h,1d", _schedule,
             "Durations between checks after removal; the last one repeats."),
-    Setting("reappearance_window", "NTTD_REAPPEARANCE_WINDOW", "30d", _positive_duration,
+    Setting("reappearance_window", "NTTD_REAPPEARANCE_WINDOW", "30d", _duration,
             "How long a removed URL keeps being checked for reappearance."),
     Setting("removal_verdicts", "NTTD_REMOVAL_VERDICTS", "gone,dns_gone", _verdicts,
             "Comma list of check verdicts that count toward removal "
@@ -196,18 +192,18 @@ SETTINGS: tuple[Setting, ...] = (
             "Random extra delay added to each next check, as a fraction of the step (0-1)."),
     Setting("host_backoff_schedule", "NTTD_HOST_BACKOFF_SCHEDULE", "1m,5m,15m,1h", _schedule,
             "Pauses for a host after 3 timeouts in a row, growing while it keeps timing out."),
-    Setting("check_retention", "NTTD_CHECK_RETENTION", "90d", _positive_duration,
+    Setting("check_retention", "NTTD_CHECK_RETENTION", "90d", _duration,
             "How long after closure a case keeps all its checks; after that only the ones "
             "that mattered (first online, the removal streak, reappearance) are kept."),
-    Setting("notice_batch_window", "NTTD_NOTICE_BATCH_WINDOW", "10m", _positive_duration,
+    Setting("notice_batch_window", "NTTD_NOTICE_BATCH_WINDOW", "10m", _duration,
             "How long notices to one recipient are gathered before sending."),
     Setting("reminder_schedule", "NTTD_REMINDER_SCHEDULE", "24h,48h,72h", _schedule,
             "Durations after which an unremoved case is chased, then escalated."),
-    Setting("check_timeout", "NTTD_CHECK_TIMEOUT", "15s", _schedule_step,
+    Setting("check_timeout", "NTTD_CHECK_TIMEOUT", "15s", _positive_duration,
             "Time limit of one availability request (connect, status line and headers)."),
-    Setting("rdap_cache_ttl", "NTTD_RDAP_CACHE_TTL", "1d", _schedule_step,
+    Setting("rdap_cache_ttl", "NTTD_RDAP_CACHE_TTL", "1d", _positive_duration,
             "How long RDAP answers are reused before they are asked again."),
-    Setting("reresolve_interval", "NTTD_RERESOLVE_INTERVAL", "1d", _schedule_step,
+    Setting("reresolve_interval", "NTTD_RERESOLVE_INTERVAL", "1d", _positive_duration,
             "How often open cases are resolved again to detect moves."),
     Setting("notice_retry_schedule", "NTTD_NOTICE_RETRY_SCHEDULE", "1m,5m,15m,1h", _schedule,
             "Waits between delivery attempts of a queued notice; the last one repeats."),

@@ -52,6 +52,8 @@ def test_contract_variables_are_read() -> None:
         ("NTTD_ALLOW_PRIVATE_TARGETS", "maybe"),
         ("NTTD_SMTP_URL", "http://mail"),
         ("NTTD_DATABASE_URL", "mysql://x"),
+        ("NTTD_LEASE_DURATION", "0s"),
+        ("NTTD_WORKER_POLL_INTERVAL", "0ms"),
     ],
 )
 def test_invalid_values_name_the_variable(env: str, value: str) -> None:
