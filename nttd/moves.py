@@ -18,9 +18,10 @@ from sqlalchemy import select
 from nttd.cases import record_event
 from nttd.db import claim
 from nttd.lifecycle import CaseStatus
-from nttd.models import Case, Hotline
+from nttd.models import Case
 from nttd.overrides import REROUTABLE, OverrideError, reroute
-from nttd.routing import decide_route
+from nttd.resolving import route_for
+from nttd.routing import Route
 from nttd.services import Services
 from resolvers.resolve import resolve_url
 
@@ -58,8 +59,8 @@ def keep_manual(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     return new
 
 
-def _recipients(facts: dict[str, Any], hotlines: list[Hotline], home: str | None) -> set[Any]:
-    route = decide_route(facts, hotlines, home)
+def _who(route: Route) -> set[Any]:
+    """Who must act under a route: its hotline and its recipients."""
     return {(r.kind, r.channel, r.address) for r in route.recipients} | {route.hotline_id}
 
 
@@ -94,9 +95,8 @@ async def reresolve_due_cases(svc: Services, *, limit: int = 20) -> int:
             before, after = network_view(old), network_view(new)
             if before == after:
                 continue
-            hotlines = list(await session.scalars(select(Hotline)))
-            home = svc.settings.home_country
-            route_changed = _recipients(old, hotlines, home) != _recipients(new, hotlines, home)
+            route_changed = (_who(await route_for(session, svc, old))
+                             != _who(await route_for(session, svc, new)))
             record_event(session, case.id, "moved", actor=SYSTEM, now=now,
                          old=before, new=after, rerouted=route_changed)
             case.facts = new

@@ -18,9 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from nttd.cases import record_event, transition
 from nttd.lifecycle import CaseStatus
-from nttd.models import Case, Hotline, Notice, NoticeCase
+from nttd.models import Case, Notice, NoticeCase
 from nttd.outbox import queue_notices
-from nttd.routing import decide_route
+from nttd.resolving import route_for
 from nttd.services import Services
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -128,8 +128,7 @@ async def reroute(
     await session.execute(delete(NoticeCase).where(
         NoticeCase.case_id == case.id, NoticeCase.notice_id.in_(queued)))
     await session.flush()
-    route = decide_route(case.facts or {}, list(await session.scalars(select(Hotline))),
-                         svc.settings.home_country)
+    route = await route_for(session, svc, case.facts)
     if route.kind == "none":
         raise OverrideError(f"still no one to notify: {route.reason}")
     if case.status == CaseStatus.UNRESOLVABLE:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,7 +21,7 @@ from nttd.db import claim
 from nttd.lifecycle import CaseStatus
 from nttd.models import Case, Hotline
 from nttd.outbox import queue_notices
-from nttd.routing import decide_route
+from nttd.routing import Route, decide_route
 from nttd.services import Services
 from resolvers.resolve import Resolution, resolve_url
 
@@ -94,10 +95,15 @@ async def store_resolution(svc: Services, case_id: int, resolution: Resolution) 
         await route_case(session, svc, case, now=now)
 
 
+async def route_for(session: AsyncSession, svc: Services, facts: dict[str, Any] | None) -> Route:
+    """The route that the hotline directory and settings give these facts now."""
+    hotlines = list(await session.scalars(select(Hotline)))
+    return decide_route(facts or {}, hotlines, svc.settings.home_country)
+
+
 async def route_case(session: AsyncSession, svc: Services, case: Case, *, now: datetime) -> None:
     """Decide the route of a resolved case and queue its notices."""
-    hotlines = list(await session.scalars(select(Hotline)))
-    route = decide_route(case.facts or {}, hotlines, svc.settings.home_country)
+    route = await route_for(session, svc, case.facts)
     if route.kind == "none":
         case.last_error = route.reason
         transition(session, case, CaseStatus.UNRESOLVABLE, actor=SYSTEM, now=now,
@@ -123,7 +129,6 @@ async def requeue_after_release(
 ) -> None:
     """A released case that never got its notice: queue it again."""
     if case.first_notice_at is None and case.status in (CaseStatus.ROUTED, CaseStatus.NOTIFIED):
-        hotlines = list(await session.scalars(select(Hotline)))
-        route = decide_route(case.facts or {}, hotlines, svc.settings.home_country)
+        route = await route_for(session, svc, case.facts)
         await queue_notices(session, case, route.recipients, now=now,
                             batch_window=svc.settings.notice_batch_window)
