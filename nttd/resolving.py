@@ -69,9 +69,13 @@ async def store_resolution(svc: Services, case_id: int, resolution: Resolution) 
         if case.status != CaseStatus.RESOLVING:
             return  # put on hold or closed meanwhile
         case.facts = resolution.to_json()
+        hosting = resolution.hosting
+        disagreement = ({"registry": hosting.country, "geoip": hosting.geoip_country}
+                        if hosting is not None and hosting.geoip_disagrees else None)
         record_event(session, case.id, "resolved", actor=SYSTEM, now=now,
                      errors=list(resolution.errors), unresolvable=resolution.unresolvable,
-                     retryable=resolution.retryable)
+                     retryable=resolution.retryable,
+                     **({"country_disagreement": disagreement} if disagreement else {}))
         if resolution.retryable and not resolution.unresolvable:
             case.resolve_attempts += 1
             case.last_error = "; ".join(resolution.errors)
@@ -88,7 +92,6 @@ async def store_resolution(svc: Services, case_id: int, resolution: Resolution) 
             transition(session, case, CaseStatus.UNRESOLVABLE, actor=SYSTEM, now=now,
                        reason=case.last_error)
             return
-        hosting = resolution.hosting
         case.country = hosting.country if hosting is not None else None
         case.asn = hosting.asn if hosting is not None else None
         transition(session, case, CaseStatus.RESOLVED, actor=SYSTEM, now=now)

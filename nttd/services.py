@@ -24,6 +24,7 @@ from nttd.db import make_engine, make_sessionmaker
 from nttd.settings import Settings, SettingsError
 from resolvers.cache import MemoryFactCache
 from resolvers.dns import make_resolver
+from resolvers.geoip import GeoIp, GeoIpError
 from resolvers.rdap import Bootstrap
 from resolvers.rdap_client import RdapLimits
 from resolvers.resolve import ResolverContext
@@ -75,6 +76,11 @@ class Services:
         except Exception:
             await http.close()
             raise
+        try:
+            geoip = open_geoip(settings.geoip_db)
+        except SettingsError:
+            await http.close()
+            raise
         engine = make_engine(settings.database_url)
         checker = Checker(resolver, allow_private=settings.allow_private_targets, clock=clock,
                           timeout=settings.check_timeout.total_seconds())
@@ -83,6 +89,7 @@ class Services:
             allow_private=settings.allow_private_targets, clock=clock,
             cache=MemoryFactCache(),
             rdap_limits=RdapLimits(ttl=settings.rdap_cache_ttl.total_seconds()),
+            geoip=geoip,
         )
         await checker.__aenter__()
         return cls(
@@ -101,8 +108,20 @@ class Services:
 
     async def close(self) -> None:
         await self.checker.close()
+        if self.resolver_context.geoip is not None:
+            self.resolver_context.geoip.close()
         await self.http.close()
         await self.engine.dispose()
+
+
+def open_geoip(path: str | None) -> GeoIp | None:
+    """The GeoIP database NTTD_GEOIP_DB names, or None when it names none."""
+    if not path:
+        return None
+    try:
+        return GeoIp.open(path)
+    except GeoIpError as exc:
+        raise SettingsError(f"NTTD_GEOIP_DB: {exc}") from None
 
 
 async def load_bootstrap(source: str | None, http: aiohttp.ClientSession) -> Bootstrap:

@@ -203,6 +203,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Time limit of one availability request (connect, status line and headers)."),
     Setting("rdap_cache_ttl", "NTTD_RDAP_CACHE_TTL", "1d", _positive_duration,
             "How long RDAP answers are reused before they are asked again."),
+    Setting("geoip_db", "NTTD_GEOIP_DB", "", _optional,
+            "Optional GeoIP database (.mmdb: GeoLite2 or DB-IP Lite country/city). Its "
+            "country is recorded beside the registry country and a disagreement is "
+            "flagged; routing still follows the registry country."),
     Setting("reresolve_interval", "NTTD_RERESOLVE_INTERVAL", "1d", _positive_duration,
             "How often open cases are resolved again to detect moves."),
     Setting("notice_retry_schedule", "NTTD_NOTICE_RETRY_SCHEDULE", "1m,5m,15m,1h", _schedule,
@@ -246,6 +250,7 @@ class Settings:
         timedelta(hours=24), timedelta(hours=48), timedelta(hours=72))
     check_timeout: timedelta = timedelta(seconds=15)
     rdap_cache_ttl: timedelta = timedelta(days=1)
+    geoip_db: str | None = None
     reresolve_interval: timedelta = timedelta(days=1)
     notice_retry_schedule: tuple[timedelta, ...] = (
         timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1))

@@ -19,6 +19,7 @@ from dns.asyncresolver import Resolver as DnsResolver
 
 from resolvers.bootstrap import Bootstrap
 from resolvers.cache import FactCache, Inflight
+from resolvers.geoip import GeoIp
 from resolvers.rdap_client import RdapClient, RdapLimits
 
 __all__ = ["ResolverContext", "SharedLookups"]
@@ -56,6 +57,7 @@ class ResolverContext:
     dns_ttl_cap: float = 3600.0  # a DNS answer is cached for min(its TTL, this) seconds
     cymru_ttl: float = 6 * 3600.0  # seconds a Team Cymru answer is cached
     max_addresses: int = 16  # addresses per host whose network is looked up
+    geoip: GeoIp | None = None  # an optional GeoIP database (a second opinion on country)
     shared: SharedLookups = field(default_factory=SharedLookups, compare=False, repr=False)
 
     @property

@@ -4,8 +4,9 @@
 --json`` prints: the keys of DESIGN.md (``url, host, registered_domain,
 cname_chain, ips, hosting, cdn, registrar, errors``) and, added later and never
 renamed, ``addresses`` (facts per address), ``spans_networks``,
-``spans_countries`` and ``provenance`` (``{fact: {"source", "at", "detail"?}}``,
-source one of dns, cymru, rdap, whois, geoip, cdn-data, manual).
+``spans_countries``, ``provenance`` (``{fact: {"source", "at", "detail"?}}``,
+source one of dns, cymru, rdap, whois, geoip, cdn-data, manual) and, under
+``hosting``, ``geoip_country`` and ``geoip_disagrees`` (GeoIP is optional).
 ``from_json`` rebuilds exactly what ``to_json`` wrote, and reads older JSON
 without the added keys. Pure data: nothing here fails but a malformed dict.
 """
@@ -34,6 +35,13 @@ class Hosting:
     prefix: str | None
     country: str | None  # the RDAP country if present, else Cymru's
     abuse_emails: tuple[str, ...]
+    geoip_country: str | None = None  # where a GeoIP database (if configured) places ip
+
+    @property
+    def geoip_disagrees(self) -> bool:
+        """The GeoIP country and the registry country are both known and differ."""
+        return None not in (self.country, self.geoip_country) and (
+            self.country != self.geoip_country)
 
 
 @dataclass(frozen=True)
@@ -99,6 +107,7 @@ class Resolution:
             "hosting": None if h is None else {
                 "ip": h.ip, "asn": h.asn, "as_name": h.as_name, "prefix": h.prefix,
                 "country": h.country, "abuse_emails": list(h.abuse_emails),
+                "geoip_country": h.geoip_country, "geoip_disagrees": h.geoip_disagrees,
             },
             "cdn": None if c is None else {
                 "name": c.name, "abuse_emails": list(c.abuse_emails), "abuse_url": c.abuse_url,
@@ -140,6 +149,7 @@ class Resolution:
             hosting=None if h is None else Hosting(
                 ip=h["ip"], asn=h.get("asn"), as_name=h.get("as_name"), prefix=h.get("prefix"),
                 country=h.get("country"), abuse_emails=tuple(h.get("abuse_emails") or ()),
+                geoip_country=h.get("geoip_country"),
             ),
             cdn=None if c is None else Cdn(
                 name=c["name"], abuse_emails=tuple(c.get("abuse_emails") or ()),

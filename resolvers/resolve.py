@@ -136,9 +136,13 @@ async def resolve_url(url: str, ctx: ResolverContext) -> Resolution:
         if ip_rdap.error is not None:
             errors.append(ip_rdap.error)
             retryable = retryable or ip_rdap.retryable
+        geoip_country = ctx.geoip.country(hosting_ip) if ctx.geoip is not None else None
         hosting = Hosting(ip=hosting_ip, asn=asn.asn, as_name=asn.as_name, prefix=asn.prefix,
                           country=ip_rdap.country or asn.country,
-                          abuse_emails=ip_rdap.abuse_emails)
+                          abuse_emails=ip_rdap.abuse_emails, geoip_country=geoip_country)
+        if ctx.geoip is not None:
+            provenance.append(Provenance("hosting.geoip_country", "geoip", ctx.clock(),
+                                         ctx.geoip.description))
         provenance.append(Provenance("hosting.network", "cymru", asn_at))
         provenance.append(Provenance("hosting.abuse_emails", "rdap", rdap_at, ip_rdap.handle))
         provenance.append(Provenance("hosting.country", "rdap" if ip_rdap.country else "cymru",

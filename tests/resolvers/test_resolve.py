@@ -174,7 +174,7 @@ async def test_json_round_trip(world: Zone, ctx: ResolverContext) -> None:
     data = (await resolve_url("http://www.example.com/a.jpg", ctx)).to_json()
     assert {"url", "host", "registered_domain", "cname_chain", "ips", "hosting", "cdn",
             "registrar", "errors", "unresolvable", "retryable", "resolved_at"} <= set(data)
-    assert set(data["hosting"]) == {"ip", "asn", "as_name", "prefix", "country", "abuse_emails"}
+    assert {"ip", "asn", "as_name", "prefix", "country", "abuse_emails"} <= set(data["hosting"])
     assert {"name", "iana_id", "abuse_emails"} <= set(data["registrar"])
     assert data["resolved_at"] == "2024-05-06T07:08:09+00:00"
 
