@@ -10,6 +10,8 @@ publish differently shaped documents, and all of them are read here:
 * LACNIC: abuse entity at the top level, e-mail sometimes only in a nested one;
 * where the network answer names no abuse e-mail at all, the ``related`` link and
   the ``self`` links of its entities are followed (at most two extra GETs).
+* and where that finds none either, a mailbox the network's own remarks give for
+  abuse reports is taken (AFRINIC answers whose entities carry no roles).
 
 The lookup functions never raise: they return a result whose ``error`` says
 what went wrong and whose ``retryable`` says which kind of failure it was:
@@ -23,6 +25,7 @@ what went wrong and whose ``retryable`` says which kind of failure it was:
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -145,10 +148,40 @@ class IpRdap:
 
 
 def _address(value: Any) -> str | None:
+    """A network's first or last address, also as registries have spelled it: ``a/128``
+    (RIPE NCC answers of 2016) and zero-padded dotted quads ``074.125.000.000`` (ARIN, 2016)."""
+    if not isinstance(value, str):
+        return None
+    text, _, length = value.strip().partition("/")
+    parts = text.split(".")
+    if len(parts) == 4 and all(p.isdigit() and len(p) <= 3 for p in parts):
+        text = ".".join(str(int(p)) for p in parts)
     try:
-        return str(ipaddress.ip_address(str(value).strip())) if value is not None else None
+        address = ipaddress.ip_address(text)
     except ValueError:
         return None
+    if length and length != str(address.max_prefixlen):
+        return None  # a prefix, not an address
+    return str(address)
+
+
+_MAILBOX = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+
+
+def _remark_abuse(data: dict[str, Any]) -> tuple[str, ...]:
+    """Mailboxes the network's own remarks give for abuse reports: the last resort, for
+    answers whose entities carry no roles (AFRINIC, 2016: "please send abuse reports to ...")."""
+    found: list[dict[str, Any]] = []
+    remarks = data.get("remarks")
+    for remark in remarks if isinstance(remarks, list) else []:
+        if not isinstance(remark, dict):
+            continue
+        lines = _strings(remark.get("description"))
+        if "abuse" not in " ".join([str(remark.get("title", "")), *lines]).lower():
+            continue
+        mailboxes = [m for line in lines for m in _MAILBOX.findall(line)]
+        found.append({"vcardArray": ["vcard", [["email", {}, "text", m] for m in mailboxes]]})
+    return _emails(found)
 
 
 def _follow_candidates(data: dict[str, Any], own_url: str) -> list[str]:
@@ -189,7 +222,8 @@ async def rdap_ip(ip: str, session: aiohttp.ClientSession, bootstrap: Bootstrap,
         return IpRdap(None, None, None, (), error=f"rdap ip: {exc}", retryable=exc.retryable)
     country = _text(data.get("country"))
     abuse = [e for e in _entities(data) if _has_role(e, "abuse")]
-    emails = _emails(abuse) or await _followed_abuse(data, url, rdap)
+    emails = (_emails(abuse) or await _followed_abuse(data, url, rdap)
+              or _remark_abuse(data))
     return IpRdap(handle=_text(data.get("handle")), name=_text(data.get("name")),
                   country=country.upper() if country and len(country) == 2 else None,
                   abuse_emails=emails, error=None,
