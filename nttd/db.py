@@ -51,6 +51,12 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
+# Execution option: this connection only reads (SQLite begins it DEFERRED, so it
+# neither takes nor waits for the write lock). Writing through it may fail with
+# "database is locked".
+READ_ONLY = "nttd_read_only"
+
+
 def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     if is_sqlite(url):
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
@@ -72,7 +78,9 @@ def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
             # writer that committed in between: SQLite answers "database is
             # locked" at once, whatever busy_timeout says. Taking the write lock
             # at BEGIN makes such transactions queue on busy_timeout instead.
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            # A connection marked READ_ONLY only reads: it need not queue.
+            read_only = connection.get_execution_options().get(READ_ONLY, False)
+            connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
     return create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True)

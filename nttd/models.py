@@ -185,3 +185,18 @@ class Event(Base):
     actor: Mapped[str] = mapped_column(String(120))
     kind: Mapped[str] = mapped_column(String(40))
     data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class FactCacheEntry(Base):
+    """One cached fact about the internet, shared by every worker (nttd.factcache).
+
+    Plain facts are keyed like the in-process cache ("dns", "host|A"); a network
+    is keyed "net:<start as 8 or 32 hex digits>/<prefix length>", so "the most
+    specific network holding an address" is a lookup of exact primary keys.
+    """
+
+    __tablename__ = "fact_cache"
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key: Mapped[str] = mapped_column(String(512), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)  # JSON text
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

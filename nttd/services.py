@@ -21,8 +21,9 @@ from notices.mail import SmtpConfig, parse_smtp_url
 from notices.render import NoticeRenderer
 from nttd.checker import Checker
 from nttd.db import make_engine, make_sessionmaker
+from nttd.factcache import DatabaseFactCache
 from nttd.settings import Settings, SettingsError
-from resolvers.cache import MemoryFactCache
+from resolvers.cache import FactCache, MemoryFactCache
 from resolvers.dns import make_resolver
 from resolvers.geoip import GeoIp, GeoIpError
 from resolvers.rdap import Bootstrap
@@ -84,10 +85,12 @@ class Services:
         engine = make_engine(settings.database_url)
         checker = Checker(resolver, allow_private=settings.allow_private_targets, clock=clock,
                           timeout=settings.check_timeout.total_seconds())
+        fact_cache: FactCache = (DatabaseFactCache(engine, clock=clock)
+                                 if settings.fact_cache == "database" else MemoryFactCache())
         context = ResolverContext(
             dns=resolver, http=http, bootstrap=bootstrap,
             allow_private=settings.allow_private_targets, clock=clock,
-            cache=MemoryFactCache(),
+            cache=fact_cache,
             rdap_limits=RdapLimits(ttl=settings.rdap_cache_ttl.total_seconds()),
             geoip=geoip,
         )

@@ -136,6 +136,13 @@ def _optional(text: str) -> str | None:
     return text.strip() or None
 
 
+def _fact_cache(text: str) -> str:
+    value = text.strip().lower()
+    if value not in {"database", "memory"}:
+        raise ValueError("must be database or memory")
+    return value
+
+
 def _database_url(text: str) -> str:
     text = text.strip()
     if text.startswith("postgresql://") or text.startswith("postgres://"):
@@ -207,6 +214,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Optional GeoIP database (.mmdb: GeoLite2 or DB-IP Lite country/city). Its "
             "country is recorded beside the registry country and a disagreement is "
             "flagged; routing still follows the registry country."),
+    Setting("fact_cache", "NTTD_FACT_CACHE", "database", _fact_cache,
+            "Where facts found out (DNS, Team Cymru, RDAP) are cached: database (shared "
+            "by every worker process, with a small in-process cache in front) or memory "
+            "(each process on its own)."),
     Setting("reresolve_interval", "NTTD_RERESOLVE_INTERVAL", "1d", _positive_duration,
             "How often open cases are resolved again to detect moves."),
     Setting("notice_retry_schedule", "NTTD_NOTICE_RETRY_SCHEDULE", "1m,5m,15m,1h", _schedule,
@@ -251,6 +262,7 @@ class Settings:
     check_timeout: timedelta = timedelta(seconds=15)
     rdap_cache_ttl: timedelta = timedelta(days=1)
     geoip_db: str | None = None
+    fact_cache: str = "database"
     reresolve_interval: timedelta = timedelta(days=1)
     notice_retry_schedule: tuple[timedelta, ...] = (
         timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1))

@@ -32,6 +32,7 @@ from sqlalchemy import select
 
 from nttd.checker import CheckResult, Verdict
 from nttd.db import claim, is_sqlite
+from nttd.factcache import prune_fact_cache
 from nttd.lifecycle import CHECKED_STATUSES
 from nttd.models import Case
 from nttd.monitoring import Outcome, prune_check_history, record_outcomes
@@ -199,6 +200,7 @@ async def run_workers(svc: Services, stop: asyncio.Event) -> None:
     steps: dict[str, Step] = dict(STEPS)
     steps["check"] = checks.step
     steps["prune"] = Every(prune_check_history, PRUNE_EVERY)
+    steps["prune-facts"] = Every(prune_fact_cache, PRUNE_EVERY)  # expired cached facts
     try:
         await asyncio.gather(
             *(run_step_forever(svc, name, step, stop) for name, step in steps.items())

@@ -54,11 +54,17 @@ def test_contract_variables_are_read() -> None:
         ("NTTD_DATABASE_URL", "mysql://x"),
         ("NTTD_LEASE_DURATION", "0s"),
         ("NTTD_WORKER_POLL_INTERVAL", "0ms"),
+        ("NTTD_FACT_CACHE", "redis"),
     ],
 )
 def test_invalid_values_name_the_variable(env: str, value: str) -> None:
     with pytest.raises(SettingsError, match=env):
         Settings.load({env: value})
+
+
+def test_fact_cache_is_shared_in_the_database_unless_kept_in_memory() -> None:
+    assert Settings.load({}).fact_cache == "database"
+    assert Settings.load({"NTTD_FACT_CACHE": " Memory "}).fact_cache == "memory"
 
 
 def test_toml_file_and_env_precedence(tmp_path: Path) -> None:
