@@ -19,13 +19,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from nttd.cases import record_event, transition
 from nttd.db import claim
 from nttd.lifecycle import CaseStatus
-from nttd.models import Case, Hotline
+from nttd.models import Case, Hotline, Notice, NoticeCase
 from nttd.outbox import queue_notices
 from nttd.routing import Route, decide_route
 from nttd.services import Services
 from resolvers.resolve import Resolution, resolve_url
 
 SYSTEM = "system:resolver"
+# Statuses of a routed case that is owed a notice until its first one goes out.
+NOTICE_EXPECTED = frozenset({CaseStatus.ROUTED, CaseStatus.NOTIFIED, CaseStatus.MONITORING,
+                             CaseStatus.REAPPEARED})
 MAX_RESOLVE_ATTEMPTS = 8
 
 
@@ -130,8 +133,16 @@ async def route_case(session: AsyncSession, svc: Services, case: Case, *, now: d
 async def requeue_after_release(
     session: AsyncSession, svc: Services, case: Case, *, now: datetime
 ) -> None:
-    """A released case that never got its notice: queue it again."""
-    if case.first_notice_at is None and case.status in (CaseStatus.ROUTED, CaseStatus.NOTIFIED):
+    """A released case that never got its notice: queue it again (once).
+
+    Its status may have moved on to monitoring before the hold (a check does not
+    wait for the notice); a notice it is still attached to will carry it."""
+    if case.first_notice_at is None and case.status in NOTICE_EXPECTED:
+        pending = await session.scalar(
+            select(NoticeCase.notice_id).join(Notice, Notice.id == NoticeCase.notice_id)
+            .where(NoticeCase.case_id == case.id, Notice.status == "queued").limit(1))
+        if pending is not None:
+            return
         route = await route_for(session, svc, case.facts)
         await queue_notices(session, case, route.recipients, now=now,
                             batch_window=svc.settings.notice_batch_window)

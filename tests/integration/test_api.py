@@ -129,6 +129,35 @@ async def test_outbox_keeps_notices_through_an_smtp_outage(
         assert (await world.case(case_id))["clocks"]["first_notice_at"] is not None
 
 
+async def test_a_case_checked_before_its_hold_gets_its_notice_on_release(
+    database_url: str, tmp_path: Path
+) -> None:
+    # The first check (200 ms) comes before the gathered notice (2 s) goes out, so the
+    # case is already monitoring when it is held; release must still send its notice.
+    async with running_world(database_url, tmp_path, NTTD_NOTICE_BATCH_WINDOW="2s") as world:
+        _, body = await world.api("POST", "/api/v1/cases", json={"urls": [world.url("us")]})
+        case_id = body["cases"][0]["id"]
+        await world.wait_status(case_id, "monitoring")
+        status, held = await world.api("POST", f"/api/v1/cases/{case_id}/hold")
+        assert status == 200 and held["status"] == "hold"
+
+        async def notice_dropped_it() -> bool:
+            async with world.svc.sessions() as session:
+                return list(await session.scalars(select(Notice.status))) == ["cancelled"]
+
+        await world.wait_for("the gathered notice to drop the held case", notice_dropped_it)
+        status, released = await world.api("POST", f"/api/v1/cases/{case_id}/release")
+        assert status == 200 and released["status"] == "monitoring"
+
+        async def mailed() -> bool:
+            return len(world.smtp.messages) == 1
+
+        await world.wait_for("the notice after release", mailed)
+        await world.pause(0.5)
+        assert len(world.smtp.messages) == 1  # once
+        assert (await world.case(case_id))["clocks"]["first_notice_at"] is not None
+
+
 async def test_hold_stops_notices_and_checks_and_pauses_the_clock(
     database_url: str, tmp_path: Path
 ) -> None:
