@@ -125,7 +125,7 @@ async def list_cases(request: web.Request) -> web.Response:
         offset = max(int(request.query.get("offset", "0")), 0)
     except ValueError:
         return error(400, "limit and offset must be integers")
-    async with svc.sessions() as session:
+    async with svc.read_sessions() as session:
         total = await session.scalar(select(func.count()).select_from(query.subquery()))
         cases = list(await session.scalars(query.limit(limit).offset(offset)))
     return web.json_response({"total": total, "cases": [case_summary(c) for c in cases]})
@@ -150,7 +150,7 @@ async def _visible_case(request: web.Request, session: AsyncSession) -> Case:
 async def get_case(request: web.Request) -> web.Response:
     require(request, Role.ANALYST, Role.PARTNER)
     svc = request.app[SERVICES]
-    async with svc.sessions() as session:
+    async with svc.read_sessions() as session:
         case = await _visible_case(request, session)
         data = await case_detail(session, case, now=svc.clock(),
                                  include_notices=principal_of(request).can(Role.ANALYST))
@@ -217,7 +217,7 @@ async def inbox(request: web.Request) -> web.Response:
     svc = request.app[SERVICES]
     if principal.hotline_id is None:
         return error(403, "this user belongs to no hotline")
-    async with svc.sessions() as session:
+    async with svc.read_sessions() as session:
         cases = list(await session.scalars(
             select(Case).where(Case.route_hotline_id == principal.hotline_id,
                                Case.route_kind == "partner").order_by(Case.id)))
@@ -256,7 +256,7 @@ async def stats(request: web.Request) -> web.Response:
         q = request.query
         since = parse_instant(q["since"], "since") if q.get("since") else None
         until = parse_instant(q["until"], "until") if q.get("until") else None
-        async with svc.sessions() as session:
+        async with svc.read_sessions() as session:
             result = await removal_stats(
                 session, group_by=request.query.get("group_by", "country"),
                 now=svc.clock(), since=since, until=until)

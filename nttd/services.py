@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from notices.mail import SmtpConfig, parse_smtp_url
 from notices.render import NoticeRenderer
 from nttd.checker import Checker
-from nttd.db import make_engine, make_sessionmaker
+from nttd.db import READ_ONLY, is_sqlite, make_engine, make_sessionmaker
 from nttd.factcache import DatabaseFactCache
 from nttd.settings import Settings, SettingsError
 from resolvers.cache import FactCache, MemoryFactCache
@@ -52,6 +52,16 @@ class Services:
     resolver_context: ResolverContext
     clock: Callable[[], datetime] = utcnow
     worker_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
+    _read_sessions: async_sessionmaker[AsyncSession] | None = field(default=None, repr=False)
+
+    @property
+    def read_sessions(self) -> async_sessionmaker[AsyncSession]:
+        """Sessions that only read: on SQLite they neither take nor wait for the write
+        lock (every other transaction begins IMMEDIATE). Never write through them."""
+        if self._read_sessions is None:
+            self._read_sessions = make_sessionmaker(
+                self.engine.execution_options(**{READ_ONLY: True}))
+        return self._read_sessions
 
     @property
     def uncached_resolver_context(self) -> ResolverContext:
@@ -85,8 +95,10 @@ class Services:
         engine = make_engine(settings.database_url)
         checker = Checker(resolver, allow_private=settings.allow_private_targets, clock=clock,
                           timeout=settings.check_timeout.total_seconds())
-        fact_cache: FactCache = (DatabaseFactCache(engine, clock=clock)
-                                 if settings.fact_cache == "database" else MemoryFactCache())
+        shared = settings.fact_cache == "database" or (
+            settings.fact_cache == "auto" and not is_sqlite(settings.database_url))
+        fact_cache: FactCache = (DatabaseFactCache(engine, clock=clock) if shared
+                                 else MemoryFactCache())
         context = ResolverContext(
             dns=resolver, http=http, bootstrap=bootstrap,
             allow_private=settings.allow_private_targets, clock=clock,

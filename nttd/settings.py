@@ -138,8 +138,8 @@ def _optional(text: str) -> str | None:
 
 def _fact_cache(text: str) -> str:
     value = text.strip().lower()
-    if value not in {"database", "memory"}:
-        raise ValueError("must be database or memory")
+    if value not in {"auto", "database", "memory"}:
+        raise ValueError("must be auto, database or memory")
     return value
 
 
@@ -214,10 +214,11 @@ SETTINGS: tuple[Setting, ...] = (
             "Optional GeoIP database (.mmdb: GeoLite2 or DB-IP Lite country/city). Its "
             "country is recorded beside the registry country and a disagreement is "
             "flagged; routing still follows the registry country."),
-    Setting("fact_cache", "NTTD_FACT_CACHE", "database", _fact_cache,
+    Setting("fact_cache", "NTTD_FACT_CACHE", "auto", _fact_cache,
             "Where facts found out (DNS, Team Cymru, RDAP) are cached: database (shared "
-            "by every worker process, with a small in-process cache in front) or memory "
-            "(each process on its own)."),
+            "by every worker process, with a small in-process cache in front), memory "
+            "(each process on its own) or auto: database on PostgreSQL, memory on SQLite "
+            "(one process works on it, and its writers queue for one lock)."),
     Setting("reresolve_interval", "NTTD_RERESOLVE_INTERVAL", "1d", _positive_duration,
             "How often open cases are resolved again to detect moves."),
     Setting("notice_retry_schedule", "NTTD_NOTICE_RETRY_SCHEDULE", "1m,5m,15m,1h", _schedule,
@@ -262,7 +263,7 @@ class Settings:
     check_timeout: timedelta = timedelta(seconds=15)
     rdap_cache_ttl: timedelta = timedelta(days=1)
     geoip_db: str | None = None
-    fact_cache: str = "database"
+    fact_cache: str = "auto"
     reresolve_interval: timedelta = timedelta(days=1)
     notice_retry_schedule: tuple[timedelta, ...] = (
         timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1))

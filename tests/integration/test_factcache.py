@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from nttd.db import make_engine
+from nttd.db import is_sqlite, make_engine
 from nttd.factcache import (
     DatabaseFactCache,
     _candidates,
@@ -306,6 +306,7 @@ async def test_prune_deletes_expired_rows_only(
 
 async def test_the_workers_prune_expired_facts(database_url: str) -> None:
     svc = await Services.start(Settings.load({"NTTD_DATABASE_URL": database_url,
+                                              "NTTD_FACT_CACHE": "database",
                                               "NTTD_WORKER_POLL_INTERVAL": "50ms"}))
     try:
         await upgrade(svc.engine)
@@ -396,10 +397,13 @@ async def service(database_url: str, dns: DnsServer, bootstrap: Path,
         await svc.close()
 
 
-@pytest.mark.parametrize(("setting", "shared"), [("database", True), ("memory", False)])
+@pytest.mark.parametrize("setting", ["database", "memory", "auto"])
 async def test_two_services_share_facts_unless_kept_in_memory(
         internet: tuple[DnsServer, RdapServer, Path], database_url: str, clock: Clock,
-        setting: str, shared: bool) -> None:
+        setting: str) -> None:
+    # auto: shared on PostgreSQL; on SQLite one process works and writers queue for one
+    # lock, so each process keeps its own
+    shared = setting == "database" or (setting == "auto" and not is_sqlite(database_url))
     dns, rdap, bootstrap = internet
     url = "http://www.example.com/b.jpg"
     async with service(database_url, dns, bootstrap, clock, NTTD_FACT_CACHE=setting) as one, \

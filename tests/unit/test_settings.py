@@ -63,7 +63,8 @@ def test_invalid_values_name_the_variable(env: str, value: str) -> None:
 
 
 def test_fact_cache_is_shared_in_the_database_unless_kept_in_memory() -> None:
-    assert Settings.load({}).fact_cache == "database"
+    assert Settings.load({}).fact_cache == "auto"
+    assert Settings.load({"NTTD_FACT_CACHE": "database"}).fact_cache == "database"
     assert Settings.load({"NTTD_FACT_CACHE": " Memory "}).fact_cache == "memory"
 
 
