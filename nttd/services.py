@@ -29,6 +29,7 @@ from resolvers.geoip import GeoIp, GeoIpError
 from resolvers.rdap import Bootstrap
 from resolvers.rdap_client import RdapLimits
 from resolvers.resolve import ResolverContext
+from resolvers.whois import WhoisConfig
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
@@ -105,6 +106,7 @@ class Services:
             cache=fact_cache,
             rdap_limits=RdapLimits(ttl=settings.rdap_cache_ttl.total_seconds()),
             geoip=geoip,
+            whois=whois_config(settings),
         )
         await checker.__aenter__()
         return cls(
@@ -125,6 +127,8 @@ class Services:
         await self.checker.close()
         if self.resolver_context.geoip is not None:
             self.resolver_context.geoip.close()
+        if self.resolver_context.whois is not None:
+            self.resolver_context.whois.close()
         await self.http.close()
         await self.engine.dispose()
 
@@ -137,6 +141,15 @@ def open_geoip(path: str | None) -> GeoIp | None:
         return GeoIp.open(path)
     except GeoIpError as exc:
         raise SettingsError(f"NTTD_GEOIP_DB: {exc}") from None
+
+
+def whois_config(settings: Settings) -> WhoisConfig | None:
+    """The port-43 WHOIS fallback NTTD_WHOIS_* describe, or None when it is off."""
+    if not settings.whois_fallback:
+        return None
+    return WhoisConfig(servers=dict(settings.whois_servers),
+                       timeout=settings.whois_timeout.total_seconds(),
+                       allow_private=settings.allow_private_targets)
 
 
 async def load_bootstrap(source: str | None, http: aiohttp.ClientSession) -> Bootstrap:

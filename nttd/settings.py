@@ -136,6 +136,12 @@ def _optional(text: str) -> str | None:
     return text.strip() or None
 
 
+def _whois_servers(text: str) -> tuple[tuple[str, str], ...]:
+    from resolvers.whois import parse_whois_servers
+
+    return tuple(parse_whois_servers(text).items())
+
+
 def _fact_cache(text: str) -> str:
     value = text.strip().lower()
     if value not in {"auto", "database", "memory"}:
@@ -210,6 +216,13 @@ SETTINGS: tuple[Setting, ...] = (
             "Time limit of one availability request (connect, status line and headers)."),
     Setting("rdap_cache_ttl", "NTTD_RDAP_CACHE_TTL", "1d", _positive_duration,
             "How long RDAP answers are reused before they are asked again."),
+    Setting("whois_fallback", "NTTD_WHOIS_FALLBACK", "1", _flag,
+            "1 asks port-43 WHOIS for the registrar of a domain whose TLD has no RDAP service."),
+    Setting("whois_servers", "NTTD_WHOIS_SERVERS", "", _whois_servers,
+            "Comma list of tld=host[:port] overriding the built-in WHOIS server table "
+            "(a dotted key names a WHOIS server to reach elsewhere, e.g. a referral)."),
+    Setting("whois_timeout", "NTTD_WHOIS_TIMEOUT", "10s", _positive_duration,
+            "Time limit of one WHOIS exchange (connect, send, read to the end)."),
     Setting("geoip_db", "NTTD_GEOIP_DB", "", _optional,
             "Optional GeoIP database (.mmdb: GeoLite2 or DB-IP Lite country/city). Its "
             "country is recorded beside the registry country and a disagreement is "
@@ -262,6 +275,9 @@ class Settings:
         timedelta(hours=24), timedelta(hours=48), timedelta(hours=72))
     check_timeout: timedelta = timedelta(seconds=15)
     rdap_cache_ttl: timedelta = timedelta(days=1)
+    whois_fallback: bool = True
+    whois_servers: tuple[tuple[str, str], ...] = ()
+    whois_timeout: timedelta = timedelta(seconds=10)
     geoip_db: str | None = None
     fact_cache: str = "auto"
     reresolve_interval: timedelta = timedelta(days=1)

@@ -21,6 +21,7 @@ from resolvers.bootstrap import Bootstrap
 from resolvers.cache import FactCache, Inflight
 from resolvers.geoip import GeoIp
 from resolvers.rdap_client import RdapClient, RdapLimits
+from resolvers.whois import WhoisConfig
 
 __all__ = ["ResolverContext", "SharedLookups"]
 
@@ -58,6 +59,7 @@ class ResolverContext:
     cymru_ttl: float = 6 * 3600.0  # seconds a Team Cymru answer is cached
     max_addresses: int = 16  # addresses per host whose network is looked up
     geoip: GeoIp | None = None  # an optional GeoIP database (a second opinion on country)
+    whois: WhoisConfig | None = None  # port-43 fallback where a TLD has no RDAP; None: off
     shared: SharedLookups = field(default_factory=SharedLookups, compare=False, repr=False)
 
     @property

@@ -9,7 +9,9 @@ Every function returns ``(result, at)``: ``at`` is when the fact was looked up
   reuses it; an unannounced address by itself), AS names by AS number;
 * RDAP IP answers by the network's start..end range (an address inside reuses
   it), RDAP domain answers by registered domain; "not found" for
-  ``negative_ttl``, could-not-find-out never.
+  ``negative_ttl``, could-not-find-out never;
+* port-43 WHOIS answers (``cached_registrar``, for a TLD with no RDAP service in
+  the bootstrap, when ``ctx.whois`` is set) under their own kind, same TTLs.
 
 Concurrent identical lookups run once (``Inflight``). An RDAP IP lookup is
 coalesced by the Cymru prefix when one is known, so a cold burst of addresses
@@ -31,8 +33,10 @@ from resolvers.cache import networks_of_range
 from resolvers.context import ResolverContext
 from resolvers.dns import DnsAnswer, TypeAnswer, combine, normalise_host, precheck, query_type
 from resolvers.rdap import IpRdap, Registrar, rdap_domain, rdap_ip
+from resolvers.whois import whois_domain
 
-__all__ = ["cached_addresses", "cached_asn", "cached_rdap_domain", "cached_rdap_ip"]
+__all__ = ["cached_addresses", "cached_asn", "cached_rdap_domain", "cached_rdap_ip",
+           "cached_registrar"]
 
 T = TypeVar("T")
 _Dataclass = TypeVar("_Dataclass", TypeAnswer, AsnInfo, IpRdap, Registrar)
@@ -196,3 +200,21 @@ async def cached_rdap_domain(domain: str, ctx: ResolverContext) -> tuple[Registr
             return result, limits.ttl
         return result, 0.0 if result.retryable else limits.negative_ttl
     return await _memo(ctx, "rdap-domain", domain.lower(), compute, _decoder(Registrar))
+
+
+async def cached_registrar(domain: str, ctx: ResolverContext) -> tuple[Registrar, datetime, str]:
+    """The registrar of ``domain`` and who told: ``"rdap"``, or ``"whois"`` (port 43) when
+    the bootstrap has no RDAP server for its TLD and ``ctx.whois`` is set and enabled."""
+    whois = ctx.whois
+    if whois is None or not whois.enabled or ctx.bootstrap.domain_servers(domain):
+        result, at = await cached_rdap_domain(domain, ctx)
+        return result, at, "rdap"
+    limits = ctx.rdap_limits
+
+    async def compute() -> tuple[Registrar, float]:
+        result = await whois_domain(domain, whois)
+        if result.error is None:
+            return result, limits.ttl
+        return result, 0.0 if result.retryable else limits.negative_ttl
+    result, at = await _memo(ctx, "whois-domain", domain.lower(), compute, _decoder(Registrar))
+    return result, at, "whois"

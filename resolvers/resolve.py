@@ -3,7 +3,8 @@
 canonical URL -> DNS (A/AAAA, CNAME chain) -> Team Cymru for every address (up
 to ``max_addresses``), RDAP for the hosting address (first IPv4, else first
 IPv6) once its prefix is known, and concurrently the registrar of the
-registrable domain by RDAP -> CDN detection (CNAME, then IP range, then AS).
+registrable domain by RDAP (port-43 WHOIS where the TLD has no RDAP service)
+-> CDN detection (CNAME, then IP range, then AS).
 Every lookup goes through the context's cache and is coalesced
 (``resolvers.facts``); every fact carries its source and time (``provenance``).
 
@@ -31,7 +32,7 @@ from resolvers.cdn import cdn_data_version, detect_cdn
 from resolvers.context import ResolverContext
 from resolvers.dns import DnsAnswer
 from resolvers.domain import registered_domain
-from resolvers.facts import cached_addresses, cached_asn, cached_rdap_domain, cached_rdap_ip
+from resolvers.facts import cached_addresses, cached_asn, cached_rdap_ip, cached_registrar
 from resolvers.rdap import IpRdap, Registrar
 from resolvers.resolution import AddressFacts, Hosting, Provenance, Resolution
 from resolvers.urls import InvalidURL, canonicalize_url
@@ -70,8 +71,8 @@ async def _primary(ip: str | None, ctx: ResolverContext) -> _Primary | None:
     return asn, asn_at, rdap, rdap_at
 
 
-async def _no_registrar() -> tuple[Registrar, datetime] | tuple[None, None]:
-    return None, None
+async def _no_registrar() -> tuple[Registrar, datetime, str] | tuple[None, None, None]:
+    return None, None, None
 
 
 def _dns_outcome(answer: DnsAnswer, host: str) -> tuple[str | None, bool, bool]:
@@ -119,8 +120,8 @@ async def resolve_url(url: str, ctx: ResolverContext) -> Resolution:
     candidates = v4 or list(ips)
     hosting_ip = candidates[0] if candidates else None
     others = [ip for ip in ips if ip != hosting_ip][: max(ctx.max_addresses - 1, 0)]
-    registrar_job = cached_rdap_domain(domain, ctx) if domain else _no_registrar()
-    (registrar, registrar_at), primary, other_asns = await asyncio.gather(
+    registrar_job = cached_registrar(domain, ctx) if domain else _no_registrar()
+    (registrar, registrar_at, registrar_source), primary, other_asns = await asyncio.gather(
         registrar_job, _primary(hosting_ip, ctx),
         asyncio.gather(*(cached_asn(ip, ctx) for ip in others)))
     hosting = None
@@ -154,7 +155,8 @@ async def resolve_url(url: str, ctx: ResolverContext) -> Resolution:
         retryable = retryable or registrar.retryable
         registrar = None
     if registrar is not None and registrar_at is not None:
-        provenance.append(Provenance("registrar", "rdap", registrar_at, registrar.rdap_url))
+        provenance.append(Provenance("registrar", registrar_source or "rdap", registrar_at,
+                                     registrar.rdap_url))
     cdn = detect_cdn(chain, hosting.asn if hosting else None, ips)
     now = ctx.clock()
     if cdn is not None:

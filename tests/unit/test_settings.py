@@ -55,6 +55,11 @@ def test_contract_variables_are_read() -> None:
         ("NTTD_LEASE_DURATION", "0s"),
         ("NTTD_WORKER_POLL_INTERVAL", "0ms"),
         ("NTTD_FACT_CACHE", "redis"),
+        ("NTTD_WHOIS_FALLBACK", "maybe"),
+        ("NTTD_WHOIS_SERVERS", "be"),
+        ("NTTD_WHOIS_SERVERS", "be=http://whois.example/"),
+        ("NTTD_WHOIS_SERVERS", "be=127.0.0.1:99999"),
+        ("NTTD_WHOIS_TIMEOUT", "0s"),
     ],
 )
 def test_invalid_values_name_the_variable(env: str, value: str) -> None:
@@ -66,6 +71,21 @@ def test_fact_cache_is_shared_in_the_database_unless_kept_in_memory() -> None:
     assert Settings.load({}).fact_cache == "auto"
     assert Settings.load({"NTTD_FACT_CACHE": "database"}).fact_cache == "database"
     assert Settings.load({"NTTD_FACT_CACHE": " Memory "}).fact_cache == "memory"
+
+
+def test_whois_fallback_settings_build_its_config() -> None:
+    from nttd.services import whois_config
+
+    default = whois_config(Settings.load({}))
+    assert default is not None and default.enabled and dict(default.servers) == {}
+    assert (default.timeout, default.allow_private) == (10.0, False)
+    s = Settings.load({"NTTD_WHOIS_SERVERS": "BE=127.0.0.1:4343, whois.registrar.example=[::1]",
+                       "NTTD_WHOIS_TIMEOUT": "2s", "NTTD_ALLOW_PRIVATE_TARGETS": "1"})
+    config = whois_config(s)
+    assert config is not None
+    assert dict(config.servers) == {"be": "127.0.0.1:4343", "whois.registrar.example": "[::1]"}
+    assert (config.timeout, config.allow_private) == (2.0, True)
+    assert whois_config(Settings.load({"NTTD_WHOIS_FALLBACK": "0"})) is None
 
 
 def test_toml_file_and_env_precedence(tmp_path: Path) -> None:
