@@ -23,13 +23,19 @@ from nttd.auth import AuthError, add_user, create_token
 from nttd.cases import IntakeError, Submission, parse_instant, submit
 from nttd.db import make_engine, make_sessionmaker
 from nttd.partners import PartnerFileError, load_partners, read_partner_file
-from nttd.services import Services, load_bootstrap, open_geoip, utcnow, whois_config
+from nttd.services import (
+    Services,
+    close_resolver_context,
+    load_bootstrap,
+    resolver_context,
+    utcnow,
+)
 from nttd.settings import Settings, SettingsError, settings_help
 from nttd.stats import StatsError, removal_stats
 from resolvers.bootstrap_update import IANA_BOOTSTRAP_URL, update_bootstrap
 from resolvers.dns import make_resolver
 from resolvers.errors import BootstrapError
-from resolvers.resolve import ResolverContext, resolve_url
+from resolvers.resolve import resolve_url
 from resolvers.urls import InvalidURL, canonicalize_url
 
 log = logging.getLogger("nttd")
@@ -257,16 +263,12 @@ async def cmd_resolve(args: argparse.Namespace, settings: Settings) -> int:
             bootstrap = await load_bootstrap(settings.rdap_bootstrap, http)
         except Exception as exc:
             raise CliError(f"cannot load the RDAP bootstrap: {exc}") from None
-        ctx = ResolverContext(dns=make_resolver(list(settings.dns_servers) or None), http=http,
-                              bootstrap=bootstrap,
-                              allow_private=settings.allow_private_targets,
-                              geoip=open_geoip(settings.geoip_db),
-                              whois=whois_config(settings))
+        ctx = resolver_context(settings, resolver=make_resolver(list(settings.dns_servers) or None),
+                               http=http, bootstrap=bootstrap)
         try:
             results = await asyncio.gather(*(resolve_url(url, ctx) for url in args.urls))
         finally:
-            if ctx.whois is not None:
-                ctx.whois.close()
+            close_resolver_context(ctx)
     if args.json:
         data = [r.to_json() for r in results]
         print(json.dumps(data[0] if len(data) == 1 else data, indent=2))

@@ -88,26 +88,20 @@ class Services:
         except Exception:
             await http.close()
             raise
-        try:
-            geoip = open_geoip(settings.geoip_db)
-        except SettingsError:
-            await http.close()
-            raise
         engine = make_engine(settings.database_url)
-        checker = Checker(resolver, allow_private=settings.allow_private_targets, clock=clock,
-                          timeout=settings.check_timeout.total_seconds())
         shared = settings.fact_cache == "database" or (
             settings.fact_cache == "auto" and not is_sqlite(settings.database_url))
         fact_cache: FactCache = (DatabaseFactCache(engine, clock=clock) if shared
                                  else MemoryFactCache())
-        context = ResolverContext(
-            dns=resolver, http=http, bootstrap=bootstrap,
-            allow_private=settings.allow_private_targets, clock=clock,
-            cache=fact_cache,
-            rdap_limits=RdapLimits(ttl=settings.rdap_cache_ttl.total_seconds()),
-            geoip=geoip,
-            whois=whois_config(settings),
-        )
+        try:
+            context = resolver_context(settings, resolver=resolver, http=http, bootstrap=bootstrap,
+                                       clock=clock, cache=fact_cache)
+        except SettingsError:
+            await http.close()
+            await engine.dispose()
+            raise
+        checker = Checker(resolver, allow_private=settings.allow_private_targets, clock=clock,
+                          timeout=settings.check_timeout.total_seconds())
         await checker.__aenter__()
         return cls(
             settings=settings,
@@ -125,12 +119,31 @@ class Services:
 
     async def close(self) -> None:
         await self.checker.close()
-        if self.resolver_context.geoip is not None:
-            self.resolver_context.geoip.close()
-        if self.resolver_context.whois is not None:
-            self.resolver_context.whois.close()
+        close_resolver_context(self.resolver_context)
         await self.http.close()
         await self.engine.dispose()
+
+
+def resolver_context(settings: Settings, *, resolver: dns.asyncresolver.Resolver,
+                     http: aiohttp.ClientSession, bootstrap: Bootstrap,
+                     clock: Callable[[], datetime] = utcnow,
+                     cache: FactCache | None = None) -> ResolverContext:
+    """The resolvers' context the settings describe, for the service and `nttd resolve`.
+    It opens the GeoIP database and may start WHOIS threads: close_resolver_context()."""
+    return ResolverContext(
+        dns=resolver, http=http, bootstrap=bootstrap,
+        allow_private=settings.allow_private_targets, clock=clock, cache=cache,
+        rdap_limits=RdapLimits(ttl=settings.rdap_cache_ttl.total_seconds()),
+        geoip=open_geoip(settings.geoip_db),
+        whois=whois_config(settings),
+    )
+
+
+def close_resolver_context(context: ResolverContext) -> None:
+    if context.geoip is not None:
+        context.geoip.close()
+    if context.whois is not None:
+        context.whois.close()
 
 
 def open_geoip(path: str | None) -> GeoIp | None:
