@@ -192,14 +192,18 @@ async def cached_rdap_ip(ip: str, ctx: ResolverContext,
 
 async def cached_rdap_domain(domain: str, ctx: ResolverContext) -> tuple[Registrar, datetime]:
     """The registrar of ``domain`` (registry RDAP, then the registrar's own)."""
-    limits = ctx.rdap_limits
 
     async def compute() -> tuple[Registrar, float]:
         result = await rdap_domain(domain, ctx.http, ctx.bootstrap, client=ctx.rdap)
-        if result.error is None:
-            return result, limits.ttl
-        return result, 0.0 if result.retryable else limits.negative_ttl
+        return result, _registrar_ttl(result, ctx)
     return await _memo(ctx, "rdap-domain", domain.lower(), compute, _decoder(Registrar))
+
+
+def _registrar_ttl(result: Registrar, ctx: ResolverContext) -> float:
+    """Found: the RDAP cache time; not found: the negative one; could not find out: 0."""
+    if result.error is None:
+        return ctx.rdap_limits.ttl
+    return 0.0 if result.retryable else ctx.rdap_limits.negative_ttl
 
 
 async def cached_registrar(domain: str, ctx: ResolverContext) -> tuple[Registrar, datetime, str]:
@@ -209,12 +213,9 @@ async def cached_registrar(domain: str, ctx: ResolverContext) -> tuple[Registrar
     if whois is None or not whois.enabled or ctx.bootstrap.domain_servers(domain):
         result, at = await cached_rdap_domain(domain, ctx)
         return result, at, "rdap"
-    limits = ctx.rdap_limits
 
     async def compute() -> tuple[Registrar, float]:
         result = await whois_domain(domain, whois)
-        if result.error is None:
-            return result, limits.ttl
-        return result, 0.0 if result.retryable else limits.negative_ttl
+        return result, _registrar_ttl(result, ctx)
     result, at = await _memo(ctx, "whois-domain", domain.lower(), compute, _decoder(Registrar))
     return result, at, "whois"
