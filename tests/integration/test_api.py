@@ -132,22 +132,25 @@ async def test_outbox_keeps_notices_through_an_smtp_outage(
 async def test_a_case_checked_before_its_hold_gets_its_notice_on_release(
     database_url: str, tmp_path: Path
 ) -> None:
-    # The first check (200 ms) comes before the gathered notice (2 s) goes out, so the
+    # The first check (200 ms) comes while the notice is still gathering (60 s), so the
     # case is already monitoring when it is held; release must still send its notice.
-    async with running_world(database_url, tmp_path, NTTD_NOTICE_BATCH_WINDOW="2s") as world:
+    async with running_world(database_url, tmp_path, NTTD_NOTICE_BATCH_WINDOW="60s") as world:
         _, body = await world.api("POST", "/api/v1/cases", json={"urls": [world.url("us")]})
         case_id = body["cases"][0]["id"]
         await world.wait_status(case_id, "monitoring")
         status, held = await world.api("POST", f"/api/v1/cases/{case_id}/hold")
         assert status == 200 and held["status"] == "hold"
+        assert await world.end_gathering() == 1
 
         async def notice_dropped_it() -> bool:
             async with world.svc.sessions() as session:
                 return list(await session.scalars(select(Notice.status))) == ["cancelled"]
 
         await world.wait_for("the gathered notice to drop the held case", notice_dropped_it)
+        assert world.smtp.messages == []
         status, released = await world.api("POST", f"/api/v1/cases/{case_id}/release")
         assert status == 200 and released["status"] == "monitoring"
+        assert await world.end_gathering() == 1  # queued again
 
         async def mailed() -> bool:
             return len(world.smtp.messages) == 1

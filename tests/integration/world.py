@@ -26,10 +26,12 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from sqlalchemy import update
 
 from nttd.app import make_app
 from nttd.auth import add_user, create_token
 from nttd.migrate import upgrade
+from nttd.models import Notice
 from nttd.partners import load_partners, read_partner_file
 from nttd.services import Services
 from nttd.settings import Settings
@@ -142,6 +144,16 @@ class World:
     async def pause(self, seconds: float) -> None:
         """Let the service's workers run for a while (to show that nothing happens)."""
         await asyncio.sleep(seconds)
+
+    async def end_gathering(self) -> int:
+        """Make every gathering notice due now (as if its batch window had passed), so a
+        test can use a long window, act inside it whatever the machine's speed, then
+        let the notices go. Returns how many there were."""
+        async with self.svc.sessions() as session, session.begin():
+            result = await session.execute(
+                update(Notice).where(Notice.status == "queued")
+                .values(next_attempt_at=self.svc.clock()))
+        return int(result.rowcount)  # type: ignore[attr-defined]
 
     async def wait_status(self, case_id: int, *statuses: str, timeout: float = 20.0) -> None:
         async def probe() -> bool:
