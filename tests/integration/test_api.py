@@ -165,7 +165,7 @@ async def test_hold_stops_notices_and_checks_and_pauses_the_clock(
     database_url: str, tmp_path: Path
 ) -> None:
     # A long batch window: the notice is still gathering when the hold comes.
-    async with running_world(database_url, tmp_path, NTTD_NOTICE_BATCH_WINDOW="1s") as world:
+    async with running_world(database_url, tmp_path, NTTD_NOTICE_BATCH_WINDOW="60s") as world:
         status, body = await world.api("POST", "/api/v1/cases", json={"urls": [world.url("us")]})
         case_id = body["cases"][0]["id"]
         await world.wait_status(case_id, "notified")
@@ -173,6 +173,7 @@ async def test_hold_stops_notices_and_checks_and_pauses_the_clock(
                                        json={"note": "police investigation"})
         assert status == 200 and held["status"] == "hold"
         assert (await world.api("POST", f"/api/v1/cases/{case_id}/hold"))[0] == 409
+        assert await world.end_gathering() == 1
 
         async def notice_handled() -> bool:
             async with world.svc.sessions() as session:
@@ -205,5 +206,6 @@ async def test_hold_stops_notices_and_checks_and_pauses_the_clock(
         async def mailed() -> bool:
             return len(world.smtp.messages) == 1
 
+        assert await world.end_gathering() == 1
         await world.wait_for("the notice after release", mailed)
 
