@@ -27,7 +27,7 @@ import ssl
 from dataclasses import dataclass, field
 from http import HTTPStatus
 
-from tests.standins.base import LoopbackServer
+from tests.standins.base import StreamServer
 
 MAX_REQUEST_HEAD = 65536
 FILLER = b"\0" * 65536
@@ -73,7 +73,7 @@ def _reason(status: int) -> str:
         return "Unknown"
 
 
-class HostingServer(LoopbackServer):
+class HostingServer(StreamServer):
     def __init__(
         self,
         host: str = "127.0.0.1",
@@ -82,15 +82,12 @@ class HostingServer(LoopbackServer):
         ssl_context: ssl.SSLContext | None = None,
         default: Route | None = None,
     ) -> None:
-        self.host = host
-        self.port = port
+        super().__init__(host, port)
         self.ssl_context = ssl_context
         self.default = default if default is not None else Route(status=404)
         self.routes: dict[str, Route] = {}
         self.requests: list[RecordedRequest] = []
         self.connections: list[ConnectionRecord] = []
-        self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
         self._turns: dict[str, int] = {}
 
     # -- configuration -------------------------------------------------------
@@ -278,26 +275,7 @@ class HostingServer(LoopbackServer):
             with contextlib.suppress(ConnectionError, ssl.SSLError):
                 await writer.wait_closed()
 
-    def _track(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.get_running_loop().create_task(self._serve(reader, writer))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
     async def start(self) -> HostingServer:
-        self._server = await asyncio.start_server(
-            self._track, self.host, self.port, ssl=self.ssl_context, limit=MAX_REQUEST_HEAD
-        )
-        self.port = self._server.sockets[0].getsockname()[1]
+        await self._listen(self._serve, ssl=self.ssl_context, limit=MAX_REQUEST_HEAD)
         return self
-
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.wait(set(self._tasks))
-        if self._server is not None:
-            await self._server.wait_closed()
-            self._server = None
 

@@ -21,15 +21,14 @@ import asyncio
 import collections
 import contextlib
 
-from tests.standins.base import LoopbackServer
+from tests.standins.base import StreamServer
 
 MODES = ("normal", "slow", "huge", "close", "garbage")
 
 
-class WhoisServer(LoopbackServer):
+class WhoisServer(StreamServer):
     def __init__(self, host: str = "127.0.0.1") -> None:
-        self.host = host
-        self.port = 0
+        super().__init__(host)
         self.answers: dict[str, str] = {}
         self.modes: dict[str, str] = {}
         self.mode = "normal"
@@ -37,37 +36,21 @@ class WhoisServer(LoopbackServer):
         self.huge_bytes = 4 * 1024 * 1024
         self.queries: collections.Counter[str] = collections.Counter()
         self.bytes_sent = 0
-        self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
 
     @property
     def address(self) -> str:
         return f"{self.host}:{self.port}"
 
     async def start(self) -> WhoisServer:
-        self._server = await asyncio.start_server(self._serve, self.host, 0)
-        self.port = self._server.sockets[0].getsockname()[1]
+        await self._listen(self._serve)
         return self
 
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._server is not None:
-            await self._server.wait_closed()
-
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
         try:
             await self._answer(reader, writer)
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             pass  # the client hung up (a capped or timed-out read): expected
         finally:
-            self._tasks.discard(task)
             writer.close()
             with contextlib.suppress(ConnectionError, asyncio.CancelledError):
                 await writer.wait_closed()
