@@ -16,8 +16,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from nttd.checker import Checker
-from tests.standins.dns_server import DnsServer, Zone
-from tests.standins.hosting import HostingServer
+from nttd.demo.standins.dns_server import DnsServer, Zone
+from nttd.demo.standins.hosting import HostingServer
 
 FIXED_NOW = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.UTC)
 

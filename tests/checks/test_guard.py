@@ -11,8 +11,8 @@ import pytest
 from nttd.checker import Verdict
 from nttd.netguard import AddressNotAllowed, GuardedResolver, is_public_address
 from tests.checks.conftest import MakeChecker
-from tests.standins.dns_server import DnsServer, Zone
-from tests.standins.hosting import HostingServer
+from nttd.demo.standins.dns_server import DnsServer, Zone
+from nttd.demo.standins.hosting import HostingServer
 
 # Classified only, never contacted: a well-known public anycast address.
 PUBLIC_V4 = "8.8.8.8"

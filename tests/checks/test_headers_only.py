@@ -7,7 +7,7 @@ import time
 import pytest
 
 from nttd.checker import Checker, Verdict
-from tests.standins.hosting import HostingServer
+from nttd.demo.standins.hosting import HostingServer
 
 FIFTY_MB = 50 * 1024 * 1024
 SMALL = 256 * 1024  # bounded by socket buffers, far below the body

@@ -7,7 +7,7 @@ import pytest
 from yarl import URL
 
 from nttd.checker import Checker, Verdict, redirect_verdict
-from tests.standins.hosting import HostingServer
+from nttd.demo.standins.hosting import HostingServer
 
 SOURCE = URL("http://files.example.com/img/1.jpg")
 

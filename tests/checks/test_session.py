@@ -9,8 +9,8 @@ import dns.asyncresolver
 
 from nttd.checker import DEFAULT_USER_AGENT, Checker, Verdict
 from tests.checks.conftest import MakeChecker
-from tests.standins.dns_server import Zone
-from tests.standins.hosting import HostingServer
+from nttd.demo.standins.dns_server import Zone
+from nttd.demo.standins.hosting import HostingServer
 
 
 async def test_request_headers(checker: Checker, hosting: HostingServer) -> None:

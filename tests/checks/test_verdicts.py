@@ -10,8 +10,8 @@ import pytest
 
 from nttd.checker import GONE_VERDICTS, Checker, CheckResult, Verdict, verdict_for_status
 from tests.checks.conftest import FIXED_NOW, MakeChecker
-from tests.standins.dns_server import Zone
-from tests.standins.hosting import HostingServer
+from nttd.demo.standins.dns_server import Zone
+from nttd.demo.standins.hosting import HostingServer
 
 
 @pytest.mark.parametrize(

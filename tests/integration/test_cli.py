@@ -150,7 +150,7 @@ async def test_bootstrap_update(tmp_path: Path) -> None:
     """`nttd bootstrap update` fetches, validates and replaces the four IANA files."""
     from aiohttp import web
 
-    from tests.standins.rdap_server import RdapServer
+    from nttd.demo.standins.rdap_server import RdapServer
 
     async with RdapServer() as rdap:
         published = rdap.write_bootstrap(tmp_path / "iana")

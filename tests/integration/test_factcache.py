@@ -32,8 +32,8 @@ from resolvers.cache import MemoryFactCache
 from resolvers.dns import make_resolver
 from resolvers.rdap import Bootstrap
 from resolvers.resolve import Resolution, ResolverContext, resolve_url
-from tests.standins.dns_server import DnsServer, Zone, add_cymru
-from tests.standins.rdap_server import RdapServer
+from nttd.demo.standins.dns_server import DnsServer, Zone, add_cymru
+from nttd.demo.standins.rdap_server import RdapServer
 
 START = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
 

@@ -9,7 +9,7 @@ import pytest
 from nttd.services import Services
 from nttd.settings import SettingsError
 from tests.integration.world import SITES, running_world, world_settings
-from tests.standins.mmdb import write_mmdb
+from tests.mmdb import write_mmdb
 
 
 async def test_case_shows_geoip_country_and_the_disagreement(database_url: str,

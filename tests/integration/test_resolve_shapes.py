@@ -17,9 +17,9 @@ from typing import Any
 
 from tests.integration.test_cli import nttd
 from tests.resolvers.test_rir_fixtures import serve
-from tests.standins.dns_server import DnsServer, Zone, add_cymru
-from tests.standins.mmdb import write_mmdb
-from tests.standins.rdap_server import RdapServer
+from nttd.demo.standins.dns_server import DnsServer, Zone, add_cymru
+from tests.mmdb import write_mmdb
+from nttd.demo.standins.rdap_server import RdapServer
 
 
 @dataclass(frozen=True)

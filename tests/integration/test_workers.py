@@ -24,7 +24,7 @@ from nttd.models import Case, Check
 from nttd.services import Services
 from nttd.settings import Settings
 from nttd.workers import CheckScheduler
-from tests.standins.hosting import HostingServer
+from nttd.demo.standins.hosting import HostingServer
 
 
 def settings_for(database_url: str, **env: str) -> Settings:

@@ -11,8 +11,8 @@ import aiohttp
 import pytest
 
 from notices.render import NoticeItem, NoticeRenderer, Party
-from tests.standins.smtp_sink import SmtpSink
-from tests.standins.webhook_receiver import WebhookReceiver
+from nttd.demo.standins.smtp_sink import SmtpSink
+from nttd.demo.standins.webhook_receiver import WebhookReceiver
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates"
 NOW = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)

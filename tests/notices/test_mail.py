@@ -12,7 +12,7 @@ import pytest
 from notices.errors import DeliveryError
 from notices.mail import SmtpConfig, build_message, parse_smtp_url, send_message
 from notices.render import NoticeItem, NoticeRenderer, Party, RenderedNotice
-from tests.standins.smtp_sink import SmtpSink
+from nttd.demo.standins.smtp_sink import SmtpSink
 
 from .conftest import NOW
 

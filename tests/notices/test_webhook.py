@@ -12,7 +12,7 @@ import pytest
 
 from notices.errors import DeliveryError
 from notices.webhook import SIGNATURE_HEADER, encode_payload, post_webhook, sign, verify
-from tests.standins.webhook_receiver import WebhookReceiver
+from nttd.demo.standins.webhook_receiver import WebhookReceiver
 
 SECRET = "test-webhook-secret"
 PAYLOAD = {

@@ -11,8 +11,8 @@ import pytest
 
 from resolvers.dns import make_resolver
 from resolvers.rdap import Bootstrap
-from tests.standins.dns_server import DnsServer, Zone
-from tests.standins.rdap_server import RdapServer
+from nttd.demo.standins.dns_server import DnsServer, Zone
+from nttd.demo.standins.rdap_server import RdapServer
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import pytest
 from resolvers.bootstrap import BOOTSTRAP_FILES, Bootstrap
 from resolvers.bootstrap_update import update_bootstrap
 from resolvers.errors import BootstrapError
-from tests.standins.rdap_server import RdapServer
+from nttd.demo.standins.rdap_server import RdapServer
 
 
 def publish(rdap: RdapServer, tmp_path: Path) -> None:

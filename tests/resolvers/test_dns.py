@@ -5,7 +5,7 @@ import dns.nameserver
 import pytest
 
 from resolvers.dns import make_resolver, parse_server, resolve_addresses
-from tests.standins.dns_server import DnsServer, Zone
+from nttd.demo.standins.dns_server import DnsServer, Zone
 
 
 @pytest.mark.parametrize(

@@ -13,9 +13,9 @@ import pytest
 from resolvers.geoip import GeoIp, GeoIpError
 from resolvers.rdap import Bootstrap
 from resolvers.resolve import Resolution, ResolverContext, resolve_url
-from tests.standins.dns_server import Zone, add_cymru
-from tests.standins.mmdb import write_mmdb
-from tests.standins.rdap_server import RdapServer
+from nttd.demo.standins.dns_server import Zone, add_cymru
+from tests.mmdb import write_mmdb
+from nttd.demo.standins.rdap_server import RdapServer
 
 NOW = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
 

@@ -11,8 +11,8 @@ import pytest
 from resolvers.dns import non_public_reason, resolve_addresses
 from resolvers.rdap import Bootstrap
 from resolvers.resolve import ResolverContext, resolve_url
-from tests.standins.dns_server import DnsServer, Zone, add_cymru
-from tests.standins.rdap_server import RdapServer
+from nttd.demo.standins.dns_server import DnsServer, Zone, add_cymru
+from nttd.demo.standins.rdap_server import RdapServer
 
 NOW = datetime(2024, 5, 6, tzinfo=UTC)
 

@@ -14,7 +14,7 @@ import pytest
 from resolvers.errors import LookupRejected, LookupUnavailable
 from resolvers.rdap import Bootstrap, rdap_domain, rdap_ip
 from resolvers.rdap_client import RdapClient, RdapLimits, parse_retry_after
-from tests.standins.rdap_server import RdapServer
+from nttd.demo.standins.rdap_server import RdapServer
 
 FAST = RdapLimits(backoff=0.01, timeout=2.0)
 

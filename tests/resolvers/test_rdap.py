@@ -9,7 +9,7 @@ import pytest
 
 from resolvers.errors import BootstrapError
 from resolvers.rdap import MAX_BODY, Bootstrap, rdap_domain, rdap_ip
-from tests.standins.rdap_server import RdapServer
+from nttd.demo.standins.rdap_server import RdapServer
 
 
 def _doc(services: list[Any]) -> dict[str, Any]:

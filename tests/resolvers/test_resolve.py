@@ -19,8 +19,8 @@ from resolvers.resolve import (
     private_reason,
     resolve_url,
 )
-from tests.standins.dns_server import DnsServer, Zone, add_cymru
-from tests.standins.rdap_server import RdapServer
+from nttd.demo.standins.dns_server import DnsServer, Zone, add_cymru
+from nttd.demo.standins.rdap_server import RdapServer
 
 NOW = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
 

@@ -15,7 +15,7 @@ import pytest
 
 from resolvers.rdap import Bootstrap, rdap_domain, rdap_ip
 from resolvers.rdap_client import RdapClient, RdapLimits
-from tests.standins.rdap_server import RdapServer
+from nttd.demo.standins.rdap_server import RdapServer
 
 FIXTURES = Path(__file__).parent / "fixtures" / "rdap"
 

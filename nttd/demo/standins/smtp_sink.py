@@ -26,7 +26,7 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from tests.standins.base import LoopbackServer
+from nttd.demo.standins.base import LoopbackServer
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.standins.base import LoopbackServer
+from nttd.demo.standins.base import LoopbackServer
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ import asyncio
 import collections
 import contextlib
 
-from tests.standins.base import StreamServer
+from nttd.demo.standins.base import StreamServer
 
 MODES = ("normal", "slow", "huge", "close", "garbage")
 

@@ -27,7 +27,7 @@ import ssl
 from dataclasses import dataclass, field
 from http import HTTPStatus
 
-from tests.standins.base import StreamServer
+from nttd.demo.standins.base import StreamServer
 
 MAX_REQUEST_HEAD = 65536
 FILLER = b"\0" * 65536

@@ -33,7 +33,7 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
 
-from tests.standins.base import LoopbackServer
+from nttd.demo.standins.base import LoopbackServer
 
 MAX_CHAIN = 16
 
