@@ -46,13 +46,13 @@ import dns.asyncresolver
 import dns.exception
 import dns.resolver
 
+from nttd.demo.standins.dns_server import DnsServer, Zone, add_cymru
+from nttd.demo.standins.rdap_server import RdapServer
 from resolvers.asn import cymru_origin_name
 from resolvers.cache import MemoryFactCache
 from resolvers.dns import make_resolver
 from resolvers.rdap import Bootstrap
 from resolvers.resolve import ResolverContext, resolve_url
-from nttd.demo.standins.dns_server import DnsServer, Zone, add_cymru
-from nttd.demo.standins.rdap_server import RdapServer
 
 DOMAINS = ("example.com", "example.net", "example.org")
 

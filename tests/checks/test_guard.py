@@ -9,10 +9,10 @@ import dns.asyncresolver
 import pytest
 
 from nttd.checker import Verdict
-from nttd.netguard import AddressNotAllowed, GuardedResolver, is_public_address
-from tests.checks.conftest import MakeChecker
 from nttd.demo.standins.dns_server import DnsServer, Zone
 from nttd.demo.standins.hosting import HostingServer
+from nttd.netguard import AddressNotAllowed, GuardedResolver, is_public_address
+from tests.checks.conftest import MakeChecker
 
 # Classified only, never contacted: a well-known public anycast address.
 PUBLIC_V4 = "8.8.8.8"

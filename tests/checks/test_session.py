@@ -8,9 +8,9 @@ import ssl
 import dns.asyncresolver
 
 from nttd.checker import DEFAULT_USER_AGENT, Checker, Verdict
-from tests.checks.conftest import MakeChecker
 from nttd.demo.standins.dns_server import Zone
 from nttd.demo.standins.hosting import HostingServer
+from tests.checks.conftest import MakeChecker
 
 
 async def test_request_headers(checker: Checker, hosting: HostingServer) -> None:

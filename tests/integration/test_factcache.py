@@ -17,6 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from nttd.db import is_sqlite, make_engine
+from nttd.demo.standins.dns_server import DnsServer, Zone, add_cymru
+from nttd.demo.standins.rdap_server import RdapServer
 from nttd.factcache import (
     DatabaseFactCache,
     _candidates,
@@ -32,8 +34,6 @@ from resolvers.cache import MemoryFactCache
 from resolvers.dns import make_resolver
 from resolvers.rdap import Bootstrap
 from resolvers.resolve import Resolution, ResolverContext, resolve_url
-from nttd.demo.standins.dns_server import DnsServer, Zone, add_cymru
-from nttd.demo.standins.rdap_server import RdapServer
 
 START = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
 

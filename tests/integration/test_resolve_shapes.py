@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.integration.test_cli import nttd
-from tests.resolvers.test_rir_fixtures import serve
 from nttd.demo.standins.dns_server import DnsServer, Zone, add_cymru
-from tests.mmdb import write_mmdb
 from nttd.demo.standins.rdap_server import RdapServer
+from tests.integration.test_cli import nttd
+from tests.mmdb import write_mmdb
+from tests.resolvers.test_rir_fixtures import serve
 
 
 @dataclass(frozen=True)

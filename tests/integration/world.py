@@ -30,16 +30,16 @@ from sqlalchemy import update
 
 from nttd.app import make_app
 from nttd.auth import add_user, create_token
-from nttd.migrate import upgrade
-from nttd.models import Notice
-from nttd.partners import load_partners, read_partner_file
-from nttd.services import Services
-from nttd.settings import Settings
 from nttd.demo.standins.dns_server import DnsServer, Zone, add_cymru
 from nttd.demo.standins.hosting import HostingServer
 from nttd.demo.standins.rdap_server import RdapServer
 from nttd.demo.standins.smtp_sink import SmtpSink
 from nttd.demo.standins.webhook_receiver import WebhookReceiver
+from nttd.migrate import upgrade
+from nttd.models import Notice
+from nttd.partners import load_partners, read_partner_file
+from nttd.services import Services
+from nttd.settings import Settings
 
 WEBHOOK_SECRET = "nl-partner-shared-secret-0123456789"
 PATH = "/img/1.jpg"

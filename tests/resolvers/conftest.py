@@ -9,10 +9,10 @@ import aiohttp
 import dns.asyncresolver
 import pytest
 
-from resolvers.dns import make_resolver
-from resolvers.rdap import Bootstrap
 from nttd.demo.standins.dns_server import DnsServer, Zone
 from nttd.demo.standins.rdap_server import RdapServer
+from resolvers.dns import make_resolver
+from resolvers.rdap import Bootstrap
 
 
 @pytest.fixture

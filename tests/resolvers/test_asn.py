@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import dns.asyncresolver
 
-from resolvers.asn import AsnInfo, cymru_origin_name, lookup_asn
 from nttd.demo.standins.dns_server import Zone, add_cymru
 from nttd.demo.standins.dns_server import cymru_origin_name as standin_name
+from resolvers.asn import AsnInfo, cymru_origin_name, lookup_asn
 
 
 def test_origin_names_match_the_standin() -> None:

@@ -8,10 +8,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from nttd.demo.standins.rdap_server import RdapServer
 from resolvers.bootstrap import BOOTSTRAP_FILES, Bootstrap
 from resolvers.bootstrap_update import update_bootstrap
 from resolvers.errors import BootstrapError
-from nttd.demo.standins.rdap_server import RdapServer
 
 
 def publish(rdap: RdapServer, tmp_path: Path) -> None:

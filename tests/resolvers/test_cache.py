@@ -10,12 +10,12 @@ import aiohttp
 import dns.asyncresolver
 import pytest
 
+from nttd.demo.standins.dns_server import DnsServer, Zone, add_cymru
+from nttd.demo.standins.rdap_server import RdapServer
 from resolvers.cache import Inflight, MemoryFactCache, networks_of_range
 from resolvers.dns import make_resolver
 from resolvers.rdap import Bootstrap
 from resolvers.resolve import ResolverContext, resolve_url
-from nttd.demo.standins.dns_server import DnsServer, Zone, add_cymru
-from nttd.demo.standins.rdap_server import RdapServer
 
 NOW = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
 

@@ -4,8 +4,8 @@ import dns.asyncresolver
 import dns.nameserver
 import pytest
 
-from resolvers.dns import make_resolver, parse_server, resolve_addresses
 from nttd.demo.standins.dns_server import DnsServer, Zone
+from resolvers.dns import make_resolver, parse_server, resolve_addresses
 
 
 @pytest.mark.parametrize(

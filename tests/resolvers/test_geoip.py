@@ -10,12 +10,12 @@ import aiohttp
 import dns.asyncresolver
 import pytest
 
+from nttd.demo.standins.dns_server import Zone, add_cymru
+from nttd.demo.standins.rdap_server import RdapServer
 from resolvers.geoip import GeoIp, GeoIpError
 from resolvers.rdap import Bootstrap
 from resolvers.resolve import Resolution, ResolverContext, resolve_url
-from nttd.demo.standins.dns_server import Zone, add_cymru
 from tests.mmdb import write_mmdb
-from nttd.demo.standins.rdap_server import RdapServer
 
 NOW = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
 

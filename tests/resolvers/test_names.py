@@ -8,11 +8,11 @@ import aiohttp
 import dns.asyncresolver
 import pytest
 
+from nttd.demo.standins.dns_server import DnsServer, Zone, add_cymru
+from nttd.demo.standins.rdap_server import RdapServer
 from resolvers.dns import non_public_reason, resolve_addresses
 from resolvers.rdap import Bootstrap
 from resolvers.resolve import ResolverContext, resolve_url
-from nttd.demo.standins.dns_server import DnsServer, Zone, add_cymru
-from nttd.demo.standins.rdap_server import RdapServer
 
 NOW = datetime(2024, 5, 6, tzinfo=UTC)
 

@@ -11,10 +11,10 @@ from email.utils import format_datetime
 import aiohttp
 import pytest
 
+from nttd.demo.standins.rdap_server import RdapServer
 from resolvers.errors import LookupRejected, LookupUnavailable
 from resolvers.rdap import Bootstrap, rdap_domain, rdap_ip
 from resolvers.rdap_client import RdapClient, RdapLimits, parse_retry_after
-from nttd.demo.standins.rdap_server import RdapServer
 
 FAST = RdapLimits(backoff=0.01, timeout=2.0)
 

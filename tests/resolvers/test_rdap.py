@@ -7,9 +7,9 @@ from typing import Any
 import aiohttp
 import pytest
 
+from nttd.demo.standins.rdap_server import RdapServer
 from resolvers.errors import BootstrapError
 from resolvers.rdap import MAX_BODY, Bootstrap, rdap_domain, rdap_ip
-from nttd.demo.standins.rdap_server import RdapServer
 
 
 def _doc(services: list[Any]) -> dict[str, Any]:

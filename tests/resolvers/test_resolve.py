@@ -8,6 +8,8 @@ import aiohttp
 import dns.asyncresolver
 import pytest
 
+from nttd.demo.standins.dns_server import DnsServer, Zone, add_cymru
+from nttd.demo.standins.rdap_server import RdapServer
 from resolvers.cdn import Cdn
 from resolvers.rdap import Bootstrap, Registrar
 from resolvers.resolve import (
@@ -19,8 +21,6 @@ from resolvers.resolve import (
     private_reason,
     resolve_url,
 )
-from nttd.demo.standins.dns_server import DnsServer, Zone, add_cymru
-from nttd.demo.standins.rdap_server import RdapServer
 
 NOW = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
 

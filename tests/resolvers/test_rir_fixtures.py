@@ -13,9 +13,9 @@ from typing import Any
 import aiohttp
 import pytest
 
+from nttd.demo.standins.rdap_server import RdapServer
 from resolvers.rdap import Bootstrap, rdap_domain, rdap_ip
 from resolvers.rdap_client import RdapClient, RdapLimits
-from nttd.demo.standins.rdap_server import RdapServer
 
 FIXTURES = Path(__file__).parent / "fixtures" / "rdap"
 

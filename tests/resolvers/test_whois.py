@@ -18,14 +18,14 @@ import aiohttp
 import dns.asyncresolver
 import pytest
 
+from nttd.demo.standins.dns_server import DnsServer, Zone, add_cymru
+from nttd.demo.standins.rdap_server import RdapServer
+from nttd.demo.standins.whois_server import WhoisServer
 from resolvers.bootstrap import Bootstrap
 from resolvers.cache import MemoryFactCache
 from resolvers.rdap import Registrar
 from resolvers.resolve import Provenance, ResolverContext, resolve_url
 from resolvers.whois import WhoisConfig, WhoisRuntime, parse_whois_servers, whois_domain
-from nttd.demo.standins.dns_server import DnsServer, Zone, add_cymru
-from nttd.demo.standins.rdap_server import RdapServer
-from nttd.demo.standins.whois_server import WhoisServer
 
 FIXTURES = Path(__file__).parent / "fixtures" / "whois"
 NOW = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
