@@ -21,6 +21,7 @@ from aiohttp import web
 from nttd import migrate
 from nttd.auth import AuthError, add_user, create_token
 from nttd.cases import IntakeError, Submission, parse_instant, submit
+from nttd.clock import utcnow
 from nttd.db import make_engine, make_sessionmaker
 from nttd.partners import PartnerFileError, load_partners, read_partner_file
 from nttd.services import (
@@ -28,7 +29,6 @@ from nttd.services import (
     close_resolver_context,
     load_bootstrap,
     resolver_context,
-    utcnow,
 )
 from nttd.settings import Settings, SettingsError, settings_help
 from nttd.stats import StatsError, removal_stats

@@ -33,7 +33,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import delete, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
@@ -43,10 +43,7 @@ from nttd.db import READ_ONLY
 from nttd.models import FactCacheEntry
 from resolvers.cache import MemoryFactCache
 
-if TYPE_CHECKING:
-    from nttd.services import Services
-
-__all__ = ["DatabaseFactCache", "delete_expired_facts", "network_key", "prune_fact_cache"]
+__all__ = ["DatabaseFactCache", "delete_expired_facts", "network_key"]
 
 log = logging.getLogger(__name__)
 
@@ -284,8 +281,3 @@ async def delete_expired_facts(engine: AsyncEngine, *, now: datetime,
         if count < batch:
             break
     return deleted
-
-
-async def prune_fact_cache(svc: Services) -> int:
-    """The worker step: delete expired facts."""
-    return await delete_expired_facts(svc.engine, now=svc.clock())

@@ -10,8 +10,9 @@ import dataclasses
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import aiohttp
 import dns.asyncresolver
@@ -19,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from notices.mail import SmtpConfig, parse_smtp_url
 from notices.render import NoticeRenderer
-from nttd.checker import Checker
+from nttd.clock import utcnow
 from nttd.db import READ_ONLY, is_sqlite, make_engine, make_sessionmaker
 from nttd.factcache import DatabaseFactCache
 from nttd.settings import Settings, SettingsError
@@ -31,11 +32,10 @@ from resolvers.rdap_client import RdapLimits
 from resolvers.resolve import ResolverContext
 from resolvers.whois import WhoisConfig
 
+if TYPE_CHECKING:
+    from nttd.checks import Checker
+
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass
@@ -100,6 +100,8 @@ class Services:
             await http.close()
             await engine.dispose()
             raise
+        from nttd.checks import Checker  # the probe is a domain object: built here, once
+
         checker = Checker(resolver, allow_private=settings.allow_private_targets, clock=clock,
                           timeout=settings.check_timeout.total_seconds())
         await checker.__aenter__()

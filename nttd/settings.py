@@ -113,7 +113,7 @@ def _fraction(text: str) -> float:
 
 
 def _verdicts(text: str) -> tuple[str, ...]:
-    from nttd.checker import Verdict  # the verdict names live with the checker
+    from nttd.checks import Verdict  # the verdict names live with the probe
 
     names = tuple(part.strip().lower() for part in text.split(",") if part.strip())
     known = {v.value for v in Verdict}

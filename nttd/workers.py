@@ -6,39 +6,30 @@ PostgreSQL several worker processes share the work through claims with leases
 another worker takes the cases. On SQLite run one worker (SQLite has no SKIP
 LOCKED and serialises writers); it says so when it starts.
 
-The check step (`CheckScheduler`) is a pipeline rather than a batch: it keeps up
-to `NTTD_CHECK_CONCURRENCY` checks in flight in this process, at most
-`NTTD_CHECK_PER_HOST` of them against one host, claims more as slots free up, and
-writes finished results in one transaction per round. A host that times out 3
-times in a row is left alone for the next step of `NTTD_HOST_BACKOFF_SCHEDULE`
-(growing while it keeps timing out): its cases are not claimed, and cases already
-claimed are deferred to the end of the pause without a check. Host state lives in
-the process (each worker learns on its own); hosts are keyed by name.
-`NTTD_LEASE_DURATION` must exceed a check's worst case (twice the checker's
-timeout) plus a round, or a slow check's case could be claimed a second time.
+The check step is a pipeline rather than a batch (`nttd.checks.CheckScheduler`).
+
+`run_until_idle` runs every step in this process, round after round, until none
+has anything due at the service's clock: with an injected clock, tests and the
+demo move time forward themselves instead of sleeping.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import random
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from nttd.checker import CheckResult, Verdict
-from nttd.db import claim, is_sqlite
-from nttd.factcache import prune_fact_cache
-from nttd.lifecycle import CHECKED_STATUSES
-from nttd.models import Case
-from nttd.monitoring import Outcome, prune_check_history, record_outcomes
-from nttd.moves import reresolve_due_cases
-from nttd.outbox import deliver_due_notices
-from nttd.resolving import resolve_due_cases
+from nttd.cases import CHECKED_STATUSES, REROUTABLE, CaseStatus
+from nttd.checks import CheckScheduler, prune_check_history
+from nttd.db import is_sqlite
+from nttd.factcache import delete_expired_facts
+from nttd.models import Case, Notice
+from nttd.outbox import NoticeStatus, deliver_due_notices
+from nttd.routing import reresolve_due_cases, resolve_due_cases
 from nttd.services import Services
 
 log = logging.getLogger(__name__)
@@ -49,117 +40,12 @@ STEPS: dict[str, Step] = {
     "deliver": deliver_due_notices,
     "reresolve": reresolve_due_cases,
 }
-TIMEOUTS_BEFORE_BACKOFF = 3
-MAX_EXCLUDED_HOSTS = 500  # hosts in backoff left out of the claim query (the rest are deferred)
-ROUND = 0.05  # seconds a check round waits for in-flight checks before writing results
 PRUNE_EVERY = timedelta(minutes=10)
 
 
-@dataclass
-class HostState:
-    """Politeness towards one host within this process."""
-
-    gate: asyncio.Semaphore
-    busy: int = 0
-    timeouts: int = 0  # in a row
-    backoff_until: datetime | None = None
-
-
-def _timed_out(result: CheckResult) -> bool:
-    return result.verdict is Verdict.UNREACHABLE and result.error == "timeout"
-
-
-@dataclass
-class CheckScheduler:
-    """The check step of one worker process (state: in-flight checks and hosts)."""
-
-    rng: random.Random = field(default_factory=random.Random)
-    round_seconds: float = ROUND
-    hosts: dict[str, HostState] = field(default_factory=dict)
-    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
-    _done: list[Outcome] = field(default_factory=list)
-
-    def _host(self, svc: Services, host: str) -> HostState:
-        state = self.hosts.get(host)
-        if state is None:
-            state = HostState(asyncio.Semaphore(svc.settings.check_per_host))
-            self.hosts[host] = state
-        return state
-
-    def backing_off(self, now: datetime) -> list[str]:
-        return [h for h, s in self.hosts.items()
-                if s.backoff_until is not None and s.backoff_until > now]
-
-    def note(self, svc: Services, state: HostState, result: CheckResult) -> None:
-        """Count timeouts in a row; from the 3rd on, pause the host, longer each time."""
-        if not _timed_out(result):
-            state.timeouts, state.backoff_until = 0, None
-            return
-        state.timeouts += 1
-        if state.timeouts >= TIMEOUTS_BEFORE_BACKOFF:
-            schedule = svc.settings.host_backoff_schedule
-            step = schedule[min(state.timeouts - TIMEOUTS_BEFORE_BACKOFF, len(schedule) - 1)]
-            state.backoff_until = svc.clock() + step
-
-    async def _check_one(self, svc: Services, case_id: int, url: str, host: str) -> None:
-        state = self._host(svc, host)
-        state.busy += 1
-        try:
-            async with state.gate:
-                paused = state.backoff_until
-                if paused is not None and paused > svc.clock():
-                    self._done.append(Outcome(case_id, None, defer_until=paused))
-                    return
-                result = await svc.checker.check(url)
-            self.note(svc, state, result)
-            self._done.append(Outcome(case_id, result))
-        finally:
-            state.busy -= 1
-
-    async def _claim(self, svc: Services, room: int) -> int:
-        now = svc.clock()
-        where = [Case.status.in_([s.value for s in CHECKED_STATUSES]), Case.next_check_at <= now]
-        paused = self.backing_off(now)[:MAX_EXCLUDED_HOSTS]
-        if paused:
-            where.append(Case.host.not_in(paused))
-        async with svc.sessions() as session, session.begin():
-            ids = await claim(session, Case, where=where, order_by=Case.next_check_at,
-                              limit=room, owner=svc.worker_id, now=now,
-                              lease_until=now + svc.settings.lease_duration)
-            jobs = (await session.execute(
-                select(Case.id, Case.canonical_url, Case.host).where(Case.id.in_(ids)))).all()
-        for case_id, url, host in jobs:
-            task = asyncio.create_task(self._check_one(svc, case_id, url, host))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-        return len(jobs)
-
-    async def _write(self, svc: Services) -> int:
-        outcomes, self._done = self._done, []
-        if outcomes:
-            await record_outcomes(svc, outcomes, rng=self.rng)
-        self.hosts = {h: s for h, s in self.hosts.items()
-                      if s.busy or s.timeouts or s.backoff_until is not None}
-        return len(outcomes)
-
-    async def step(self, svc: Services) -> int:
-        """One round: top up the checks in flight, wait briefly, write what finished."""
-        room = svc.settings.check_concurrency - len(self._tasks)
-        claimed = await self._claim(svc, room) if room > 0 else 0
-        if self._tasks:
-            await asyncio.wait(set(self._tasks), timeout=self.round_seconds)
-        written = await self._write(svc)
-        return claimed + written  # 0: idle wait (checks in flight go on meanwhile)
-
-    async def drain(self, svc: Services) -> None:
-        """Let the checks in flight finish (30 s at most) and write them (on shutdown)."""
-        if self._tasks:
-            await asyncio.wait(set(self._tasks), timeout=30)
-        for task in list(self._tasks):
-            task.cancel()  # their leases expire; another round checks them
-        with contextlib.suppress(Exception):
-            await self._write(svc)
-
+async def prune_fact_cache(svc: Services) -> int:
+    """Delete expired facts from the shared fact cache."""
+    return await delete_expired_facts(svc.engine, now=svc.clock())
 
 @dataclass
 class Every:
@@ -197,13 +83,65 @@ async def run_workers(svc: Services, stop: asyncio.Event) -> None:
         log.warning("SQLite database: run a single nttd worker (or serve) on it; "
                     "use PostgreSQL to share the work between several")
     checks = CheckScheduler()
-    steps: dict[str, Step] = dict(STEPS)
-    steps["check"] = checks.step
-    steps["prune"] = Every(prune_check_history, PRUNE_EVERY)
-    steps["prune-facts"] = Every(prune_fact_cache, PRUNE_EVERY)  # expired cached facts
+    steps = worker_steps(checks)
     try:
         await asyncio.gather(
             *(run_step_forever(svc, name, step, stop) for name, step in steps.items())
         )
     finally:
         await checks.drain(svc)
+
+
+def worker_steps(checks: CheckScheduler) -> dict[str, Step]:
+    """Every step of a worker, in the order of the data flow."""
+    steps: dict[str, Step] = dict(STEPS)
+    steps["check"] = checks.step
+    steps["prune"] = Every(prune_check_history, PRUNE_EVERY)
+    steps["prune-facts"] = Every(prune_fact_cache, PRUNE_EVERY)  # expired cached facts
+    return steps
+
+
+class StillBusy(RuntimeError):
+    """run_until_idle gave up: work kept coming due (a loop in the pipeline?)."""
+
+
+async def run_until_idle(svc: Services, checks: CheckScheduler | None = None, *,
+                         max_rounds: int = 50) -> int:
+    """Run every worker step in this process until none has anything due at the
+    service's clock; checks in flight are waited for and written each round.
+    Returns how much work was done. Pass the same `checks` across calls to keep
+    what it learnt about hosts (timeouts, backoff)."""
+    checks = checks if checks is not None else CheckScheduler()
+    steps = worker_steps(checks)
+    total = 0
+    for _ in range(max_rounds):
+        done = 0
+        for step in steps.values():
+            done += await step(svc)
+        done += await checks.settle(svc)
+        if done == 0:
+            return total
+        total += done
+    raise StillBusy(f"still busy after {max_rounds} rounds ({total} pieces of work)")
+
+
+async def next_due(svc: Services) -> datetime | None:
+    """When the next piece of work falls due after the service's clock (None: nothing
+    is waiting). With an injected clock, move it there and `run_until_idle` again."""
+    now = svc.clock()
+    checked = [s.value for s in CHECKED_STATUSES]
+    queries = [
+        select(func.min(Case.next_resolve_at)).where(
+            Case.status.in_([CaseStatus.RECEIVED.value, CaseStatus.RESOLVING.value]),
+            Case.next_resolve_at > now),
+        select(func.min(Case.next_check_at)).where(
+            Case.status.in_(checked), Case.next_check_at > now),
+        select(func.min(Case.next_reresolve_at)).where(
+            Case.status.in_([s.value for s in REROUTABLE]), Case.next_reresolve_at > now),
+        select(func.min(Notice.next_attempt_at)).where(
+            Notice.status == NoticeStatus.QUEUED, Notice.next_attempt_at > now),
+    ]
+    async with svc.read_sessions() as session:
+        times = [await session.scalar(q) for q in queries]
+    found = [t for t in times if t is not None]
+    return min(found) if found else None

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from nttd.checker import Checker
+from nttd.checks.probe import Checker
 from nttd.demo.standins.dns_server import DnsServer, Zone
 from nttd.demo.standins.hosting import HostingServer
 

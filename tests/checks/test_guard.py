@@ -8,10 +8,10 @@ import socket
 import dns.asyncresolver
 import pytest
 
-from nttd.checker import Verdict
+from nttd.checks.guard import AddressNotAllowed, GuardedResolver, is_public_address
+from nttd.checks.probe import Verdict
 from nttd.demo.standins.dns_server import DnsServer, Zone
 from nttd.demo.standins.hosting import HostingServer
-from nttd.netguard import AddressNotAllowed, GuardedResolver, is_public_address
 from tests.checks.conftest import MakeChecker
 
 # Classified only, never contacted: a well-known public anycast address.

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from nttd.checker import Checker, Verdict
+from nttd.checks.probe import Checker, Verdict
 from nttd.demo.standins.hosting import HostingServer
 
 FIFTY_MB = 50 * 1024 * 1024

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from yarl import URL
 
-from nttd.checker import Checker, Verdict, redirect_verdict
+from nttd.checks.probe import Checker, Verdict, redirect_verdict
 from nttd.demo.standins.hosting import HostingServer
 
 SOURCE = URL("http://files.example.com/img/1.jpg")

@@ -7,7 +7,7 @@ import ssl
 
 import dns.asyncresolver
 
-from nttd.checker import DEFAULT_USER_AGENT, Checker, Verdict
+from nttd.checks.probe import DEFAULT_USER_AGENT, Checker, Verdict
 from nttd.demo.standins.dns_server import Zone
 from nttd.demo.standins.hosting import HostingServer
 from tests.checks.conftest import MakeChecker

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from nttd.checker import GONE_VERDICTS, Checker, CheckResult, Verdict, verdict_for_status
+from nttd.checks.probe import GONE_VERDICTS, Checker, CheckResult, Verdict, verdict_for_status
 from nttd.demo.standins.dns_server import Zone
 from nttd.demo.standins.hosting import HostingServer
 from tests.checks.conftest import FIXED_NOW, MakeChecker

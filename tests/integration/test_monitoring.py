@@ -11,8 +11,8 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from nttd.checks import prune_check_history
 from nttd.models import Case, Check
-from nttd.monitoring import prune_check_history
 from tests.integration.world import PATH, SITES, World, running_world
 
 

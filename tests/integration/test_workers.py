@@ -17,14 +17,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, update
 
-from nttd.checker import Checker
+from nttd.checks import CheckScheduler
+from nttd.checks.probe import Checker
 from nttd.db import claim, is_sqlite
 from nttd.demo.standins.hosting import HostingServer
 from nttd.migrate import upgrade
 from nttd.models import Case, Check
 from nttd.services import Services
 from nttd.settings import Settings
-from nttd.workers import CheckScheduler
 
 
 def settings_for(database_url: str, **env: str) -> Settings:

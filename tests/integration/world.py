@@ -21,6 +21,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,8 @@ from sqlalchemy import update
 
 from nttd.app import make_app
 from nttd.auth import add_user, create_token
+from nttd.checks import CheckScheduler
+from nttd.clock import ManualClock, utcnow
 from nttd.demo.standins.dns_server import DnsServer, Zone, add_cymru
 from nttd.demo.standins.hosting import HostingServer
 from nttd.demo.standins.rdap_server import RdapServer
@@ -40,6 +43,7 @@ from nttd.models import Notice
 from nttd.partners import load_partners, read_partner_file
 from nttd.services import Services
 from nttd.settings import Settings
+from nttd.workers import next_due, run_until_idle
 
 WEBHOOK_SECRET = "nl-partner-shared-secret-0123456789"
 PATH = "/img/1.jpg"
@@ -112,6 +116,9 @@ class World:
     base_url: str
     http: aiohttp.ClientSession
     tokens: dict[str, str] = field(default_factory=dict)
+    # None: the service's own workers run in the background on the wall clock.
+    clock: ManualClock | None = None
+    checks: CheckScheduler = field(default_factory=CheckScheduler)
 
     def url(self, site: str, path: str = PATH) -> str:
         return f"http://{SITES[site].hostname}:{self.hosts[site].port}{path}"
@@ -132,18 +139,51 @@ class World:
         assert status == 200, body
         return dict(body)
 
+    async def run_until_idle(self) -> int:
+        """Run every worker step in-process until nothing is due at the clock."""
+        assert self.clock is not None, "this world's workers run on their own"
+        return await run_until_idle(self.svc, self.checks)
+
+    async def advance(self, delta: timedelta | float) -> None:
+        """Move the clock forward by `delta`, doing what falls due on the way."""
+        if self.clock is None:
+            await asyncio.sleep(delta.total_seconds() if isinstance(delta, timedelta)
+                                else delta)
+            return
+        step = delta if isinstance(delta, timedelta) else timedelta(seconds=delta)
+        target = self.clock() + step
+        await self.run_until_idle()
+        while (due := await next_due(self.svc)) is not None and due <= target:
+            self.clock.set(due)
+            await self.run_until_idle()
+        self.clock.set(target)
+        await self.run_until_idle()
+
     async def wait_for(self, what: str, probe: Callable[[], Awaitable[bool]],
                        timeout: float = 20.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        """Until `probe` holds: on the manual clock, run what is due and move the clock
+        to the next due work (at most `timeout` simulated minutes); on the wall
+        clock, poll while the background workers run."""
+        if self.clock is None:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                if await probe():
+                    return
+                await asyncio.sleep(0.05)
+            raise AssertionError(f"timed out waiting for {what}")
+        limit = self.clock() + timedelta(minutes=timeout)
+        while True:
+            await self.run_until_idle()
             if await probe():
                 return
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"timed out waiting for {what}")
+            due = await next_due(self.svc)
+            if due is None or due > limit:
+                raise AssertionError(f"{what}: never happened (nothing more is due)")
+            self.clock.set(due)
 
     async def pause(self, seconds: float) -> None:
         """Let the service's workers run for a while (to show that nothing happens)."""
-        await asyncio.sleep(seconds)
+        await self.advance(timedelta(seconds=seconds))
 
     async def end_gathering(self) -> int:
         """Make every gathering notice due now (as if its batch window had passed), so a
@@ -182,8 +222,11 @@ def world_settings(database_url: str, **overrides: Any) -> Settings:
 
 
 @contextlib.asynccontextmanager
-async def running_world(database_url: str, tmp_path: Path,
+async def running_world(database_url: str, tmp_path: Path, *, wall_clock: bool = False,
                         **overrides: Any) -> AsyncIterator[World]:
+    """nttd on the loopback internet. By default on a manual clock with no background
+    workers: tests move time with `advance`/`wait_for`. With `wall_clock`, the
+    service's workers run in the background as in production."""
     zone = Zone()
     async with contextlib.AsyncExitStack() as stack:
         dns = await stack.enter_async_context(DnsServer(zone))
@@ -214,7 +257,8 @@ async def running_world(database_url: str, tmp_path: Path,
                "NTTD_SMTP_URL": smtp.url}
         env.update(overrides)
         settings = world_settings(database_url, **env)
-        svc = await Services.start(settings)
+        clock = None if wall_clock else ManualClock(utcnow().replace(microsecond=0))
+        svc = await Services.start(settings, clock=clock or utcnow)
         stack.push_async_callback(svc.close)
         await upgrade(svc.engine)
         partners = tmp_path / "partners.toml"
@@ -233,7 +277,7 @@ async def running_world(database_url: str, tmp_path: Path,
             for name in ("analyst", "nl", "de", "coordinator"):
                 tokens[name] = await create_token(session, name, now=now)
 
-        runner = web.AppRunner(make_app(svc), access_log=None)
+        runner = web.AppRunner(make_app(svc, with_workers=wall_clock), access_log=None)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
         site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -241,4 +285,4 @@ async def running_world(database_url: str, tmp_path: Path,
         port = runner.addresses[0][1]
         http = await stack.enter_async_context(aiohttp.ClientSession(trust_env=False))
         yield World(zone, dns, rdap, hosts, smtp, webhook, settings, svc,
-                    f"http://127.0.0.1:{port}", http, tokens)
+                    f"http://127.0.0.1:{port}", http, tokens, clock)

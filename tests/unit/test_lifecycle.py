@@ -4,7 +4,7 @@ import itertools
 
 import pytest
 
-from nttd.lifecycle import TRANSITIONS, CaseStatus, InvalidTransition, check_transition
+from nttd.cases.lifecycle import TRANSITIONS, CaseStatus, InvalidTransition, check_transition
 
 
 def test_every_status_has_transitions_declared() -> None:

@@ -12,9 +12,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from nttd.cases.schedule import reappearance_delay
+from nttd.checks import apply_check
 from nttd.db import make_engine, make_sessionmaker
 from nttd.models import Base, Case, Check, Event
-from nttd.monitoring import apply_check, reappearance_delay
 from nttd.settings import Settings
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)

@@ -1,9 +1,8 @@
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
+from nttd.cases import CaseFacts
 from nttd.models import Hotline
 from nttd.partners import PartnerFileError, parse_partner_file
 from nttd.routing import decide_route
@@ -41,15 +40,15 @@ def hotlines() -> list[Hotline]:
 
 
 def facts(country: str | None, *, cdn: bool = False, host_email: bool = True,
-          registrar_email: bool = True) -> dict[str, Any]:
-    return {
+          registrar_email: bool = True) -> CaseFacts:
+    return CaseFacts.from_json({
         "hosting": {"ip": "127.0.0.2", "asn": 64500, "as_name": "EXAMPLE-NET",
                     "country": country,
                     "abuse_emails": ["abuse@host.example"] if host_email else []},
         "cdn": {"name": "Cloudflare", "abuse_emails": ["abuse@cdn.example"]} if cdn else None,
         "registrar": {"name": "Example Registrar", "iana_id": "9999",
                       "abuse_emails": ["abuse@registrar.example"] if registrar_email else []},
-    }
+    })
 
 
 def test_partner_country_with_webhook() -> None:

@@ -11,7 +11,7 @@ is used here). Redirects are never followed; the `Location` header is recorded.
 Cookies are never stored, the environment's proxies are ignored, responses are
 not decompressed, and header lines are capped in size.
 
-Which addresses may be reached is decided by `nttd.netguard.GuardedResolver`.
+Which addresses may be reached is decided by `nttd.checks.guard.GuardedResolver`.
 
 Outcomes are verdicts, not exceptions: `Checker.check` never raises for network
 trouble. Facts about the URL: ONLINE, GONE, DNS_GONE, REDIRECTED_AWAY,
@@ -44,7 +44,7 @@ import aiohttp
 import dns.asyncresolver
 from yarl import URL
 
-from nttd.netguard import (
+from nttd.checks.guard import (
     AddressNotAllowed,
     DnsLookupFailed,
     DnsNameNotFound,

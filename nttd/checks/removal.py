@@ -13,9 +13,7 @@ with a `reappeared` event and counts it (`reappeared_count`, in the statistics);
 if the same URL has meanwhile been submitted again as a new open case, the old
 one is closed instead, pointing at it. After the window the case is closed.
 
-Scheduling: every next check gets a random extra delay of up to
-`NTTD_CHECK_JITTER` of its step (never less than the step, so the confirm
-spacing holds), so cases submitted together drift apart.
+Scheduling: when the next check comes is decided by `nttd.cases.schedule`.
 
 History: every check is kept while a case is open. `NTTD_CHECK_RETENTION` after
 closure only the marked checks remain: the first online check, the checks of
@@ -30,14 +28,13 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from nttd.cases import record_event, transition
-from nttd.checker import CheckResult, Verdict
-from nttd.lifecycle import CHECKED_STATUSES, CaseStatus
+from nttd.cases import CHECKED_STATUSES, CaseStatus, record_event, schedule, transition
+from nttd.checks.probe import CheckResult, Verdict
 from nttd.models import Case, Check
 from nttd.services import Services
 from nttd.settings import Settings
@@ -47,7 +44,6 @@ __all__ = [
     "Outcome",
     "apply_check",
     "prune_check_history",
-    "reappearance_delay",
     "record_outcomes",
 ]
 
@@ -65,24 +61,6 @@ class Outcome:
     case_id: int
     result: CheckResult | None
     defer_until: datetime | None = None
-
-
-def _step(schedule: Sequence[timedelta], index: int) -> timedelta:
-    return schedule[min(max(index, 0), len(schedule) - 1)]
-
-
-def reappearance_delay(schedule: Sequence[timedelta], since_removal: timedelta) -> timedelta:
-    """The schedule step we are in, counting from removal."""
-    elapsed = timedelta(0)
-    for step in schedule:
-        elapsed += step
-        if since_removal < elapsed:
-            return step
-    return schedule[-1]
-
-
-def _jittered(step: timedelta, settings: Settings, rng: random.Random) -> timedelta:
-    return step * (1 + settings.check_jitter * rng.random())
 
 
 async def record_outcomes(
@@ -108,8 +86,7 @@ async def record_outcomes(
                 continue  # put on hold or closed while we were checking
             if outcome.result is None:
                 if outcome.defer_until is not None:
-                    current = case.next_check_at or outcome.defer_until
-                    case.next_check_at = max(current, outcome.defer_until)
+                    schedule.defer(case, outcome.defer_until)
                 continue
             result = outcome.result
             check = Check(
@@ -141,8 +118,7 @@ async def apply_check(
         transition(session, case, CaseStatus.MONITORING, actor=SYSTEM, now=now)
     if verdict not in settings.removal_verdicts:
         case.gone_streak, case.gone_streak_started_at, case.last_gone_at = 0, None, None
-        step = _step(settings.recheck_schedule, case.check_count - 1)
-        case.next_check_at = now + _jittered(step, settings, rng)
+        schedule.after_online(case, settings, now, rng)
         return
     spacing = settings.removal_confirm_spacing
     if case.gone_streak == 0 or case.last_gone_at is None:
@@ -153,9 +129,7 @@ async def apply_check(
     if case.gone_streak >= settings.removal_confirmations:
         await _confirm_removal(session, case, check, settings=settings, rng=rng)
         return
-    assert case.last_gone_at is not None
-    case.next_check_at = max(case.last_gone_at + _jittered(spacing, settings, rng),
-                             now + timedelta(milliseconds=1))
+    schedule.after_gone(case, settings, now, rng)
 
 
 async def _confirm_removal(
@@ -177,7 +151,7 @@ async def _confirm_removal(
     case.removed_at = started
     transition(session, case, CaseStatus.REMOVED, actor=SYSTEM, now=now,
                removed_at=started.isoformat(), confirmations=case.gone_streak)
-    case.next_check_at = now + _jittered(settings.reappearance_schedule[0], settings, rng)
+    schedule.after_removal(case, settings, now, rng, first=True)
 
 
 async def _after_removal(
@@ -200,20 +174,19 @@ async def _after_removal(
             # The URL was submitted again meanwhile: that open case carries it on.
             transition(session, case, CaseStatus.CLOSED, actor=SYSTEM, now=now,
                        reason=f"reappeared; case {successor} is open for this URL")
-            case.next_check_at = None
+            schedule.stop_checking(case)
             return
         transition(session, case, CaseStatus.REAPPEARED, actor=SYSTEM, now=now)
         case.removed_at = None
         case.gone_streak, case.gone_streak_started_at, case.last_gone_at = 0, None, None
-        case.next_check_at = now + _jittered(settings.recheck_schedule[0], settings, rng)
+        schedule.after_reappearance(case, settings, now, rng)
         return
     if now - removed_at >= settings.reappearance_window:
         transition(session, case, CaseStatus.CLOSED, actor=SYSTEM, now=now,
                    reason="not seen again during the reappearance window")
-        case.next_check_at = None
+        schedule.stop_checking(case)
         return
-    step = reappearance_delay(settings.reappearance_schedule, now - removed_at)
-    case.next_check_at = now + _jittered(step, settings, rng)
+    schedule.after_removal(case, settings, now, rng)
 
 
 async def prune_check_history(svc: Services, *, now: datetime | None = None) -> int:

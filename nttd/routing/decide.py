@@ -14,19 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
+from nttd.cases import CaseFacts, CaseStatus
 from nttd.models import Hotline
-
-
-@dataclass(frozen=True)
-class Recipient:
-    kind: str            # host | cdn | registrar | partner
-    channel: str         # email | webhook
-    address: str         # e-mail address or webhook URL
-    name: str
-    language: str = "en"
-    hotline_id: int | None = None
+from nttd.outbox import Recipient
 
 
 @dataclass(frozen=True)
@@ -38,28 +29,36 @@ class Route:
     reason: str = ""
     recipients: tuple[Recipient, ...] = field(default_factory=tuple)
 
+    @property
+    def case_status(self) -> CaseStatus:
+        """The status a case takes on this route: routed to a partner, or notified."""
+        return CaseStatus.ROUTED if self.kind == "partner" else CaseStatus.NOTIFIED
+
+    def who(self) -> frozenset[object]:
+        """Who must act: the hotline and the recipients (a re-route that keeps them
+        changes nothing for anyone)."""
+        return frozenset({(r.kind, r.channel, r.address) for r in self.recipients}
+                         | {self.hotline_id})
+
 
 def decide_route(
-    facts: dict[str, Any], hotlines: Sequence[Hotline], home_country: str | None
+    facts: CaseFacts, hotlines: Sequence[Hotline], home_country: str | None
 ) -> Route:
-    hosting = facts.get("hosting") or {}
-    cdn = facts.get("cdn")
-    registrar = facts.get("registrar") or {}
-    country = hosting.get("country")
+    hosting, cdn, registrar = facts.hosting, facts.cdn, facts.registrar
+    country = facts.country
     home = {c for h in hotlines if h.is_self for c in h.countries}
     if home_country:
         home.add(home_country)
 
-    registrar_recipients = tuple(
-        Recipient("registrar", "email", email, registrar.get("name") or "registrar")
-        for email in registrar.get("abuse_emails") or ()
+    registrar_recipients = () if registrar is None else tuple(
+        Recipient("registrar", "email", email, registrar.name or "registrar")
+        for email in registrar.abuse_emails
     )
-    if cdn:
+    if cdn is not None:
         recipients = tuple(
-            Recipient("cdn", "email", email, cdn.get("name") or "CDN")
-            for email in cdn.get("abuse_emails") or ()
+            Recipient("cdn", "email", email, cdn.name or "CDN") for email in cdn.abuse_emails
         )
-        reason = f"behind CDN {cdn.get('name')}: notice to the CDN"
+        reason = f"behind CDN {cdn.name}: notice to the CDN"
         if not recipients:
             recipients, reason = registrar_recipients, reason + " (no CDN e-mail: registrar)"
         return Route("direct" if recipients else "none", country=country, reason=reason,
@@ -80,9 +79,9 @@ def decide_route(
 
     why = "hosted in our own country" if country in home else (
         f"no partner for {country}" if country else "hosting country unknown")
-    host_recipients = tuple(
-        Recipient("host", "email", email, hosting.get("as_name") or "hosting provider")
-        for email in hosting.get("abuse_emails") or ()
+    host_recipients = () if hosting is None else tuple(
+        Recipient("host", "email", email, hosting.as_name or "hosting provider")
+        for email in hosting.abuse_emails
     )
     if host_recipients:
         return Route("direct", country=country, reason=f"{why}: notice to the host",

@@ -50,6 +50,11 @@ CHECKED_STATUSES = frozenset(
 )
 # Statuses a case may be put on hold from (and is released back to).
 HOLDABLE = frozenset(OPEN_STATUSES - {CaseStatus.HOLD})
+# Statuses of a routed case that is still online: it may be routed again (after an
+# override or a move), and it is owed a notice until its first one goes out.
+REROUTABLE = frozenset(
+    {CaseStatus.ROUTED, CaseStatus.NOTIFIED, CaseStatus.MONITORING, CaseStatus.REAPPEARED}
+)
 
 _S = CaseStatus
 TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {

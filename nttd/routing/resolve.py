@@ -10,25 +10,17 @@ transaction. "Could not find out" (SERVFAIL, timeouts) puts it back to
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from nttd.cases import record_event, transition
+from nttd.cases import CaseStatus, record_event, store_facts, transition
 from nttd.db import claim
-from nttd.lifecycle import CaseStatus
-from nttd.models import Case, Hotline, Notice, NoticeCase
-from nttd.outbox import queue_notices
-from nttd.routing import Route, decide_route
+from nttd.models import Case
+from nttd.routing.route import SYSTEM, route_case
 from nttd.services import Services
 from resolvers.resolve import Resolution, resolve_url
 
-SYSTEM = "system:resolver"
-# Statuses of a routed case that is owed a notice until its first one goes out.
-NOTICE_EXPECTED = frozenset({CaseStatus.ROUTED, CaseStatus.NOTIFIED, CaseStatus.MONITORING,
-                             CaseStatus.REAPPEARED})
 MAX_RESOLVE_ATTEMPTS = 8
 
 
@@ -71,7 +63,7 @@ async def store_resolution(svc: Services, case_id: int, resolution: Resolution) 
         case.lease_owner = case.lease_until = None
         if case.status != CaseStatus.RESOLVING:
             return  # put on hold or closed meanwhile
-        case.facts = resolution.to_json()
+        case.facts = facts = resolution.to_json()
         hosting = resolution.hosting
         disagreement = ({"registry": hosting.country, "geoip": hosting.geoip_country}
                         if hosting is not None and hosting.geoip_disagrees else None)
@@ -95,54 +87,6 @@ async def store_resolution(svc: Services, case_id: int, resolution: Resolution) 
             transition(session, case, CaseStatus.UNRESOLVABLE, actor=SYSTEM, now=now,
                        reason=case.last_error)
             return
-        case.country = hosting.country if hosting is not None else None
-        case.asn = hosting.asn if hosting is not None else None
+        store_facts(case, facts)
         transition(session, case, CaseStatus.RESOLVED, actor=SYSTEM, now=now)
         await route_case(session, svc, case, now=now)
-
-
-async def route_for(session: AsyncSession, svc: Services, facts: dict[str, Any] | None) -> Route:
-    """The route that the hotline directory and settings give these facts now."""
-    hotlines = list(await session.scalars(select(Hotline)))
-    return decide_route(facts or {}, hotlines, svc.settings.home_country)
-
-
-async def route_case(session: AsyncSession, svc: Services, case: Case, *, now: datetime) -> None:
-    """Decide the route of a resolved case and queue its notices."""
-    route = await route_for(session, svc, case.facts)
-    if route.kind == "none":
-        case.last_error = route.reason
-        transition(session, case, CaseStatus.UNRESOLVABLE, actor=SYSTEM, now=now,
-                   reason=route.reason)
-        return
-    case.route_kind = route.kind
-    case.route_hotline_id = route.hotline_id
-    notice_ids = await queue_notices(session, case, route.recipients, now=now,
-                                     batch_window=svc.settings.notice_batch_window)
-    new = CaseStatus.ROUTED if route.kind == "partner" else CaseStatus.NOTIFIED
-    transition(session, case, new, actor=SYSTEM, now=now, reason=route.reason,
-               hotline=route.hotline_code, notices=notice_ids,
-               recipients=[{"kind": r.kind, "channel": r.channel, "address": r.address}
-                           for r in route.recipients])
-    if route.kind == "partner" and not route.recipients and case.first_notice_at is None:
-        case.first_notice_at = now  # inbox only: the route is "sent" when it is in the inbox
-    case.next_check_at = now + svc.settings.recheck_schedule[0]
-    case.next_reresolve_at = now + svc.settings.reresolve_interval
-
-
-async def requeue_after_release(
-    session: AsyncSession, svc: Services, case: Case, *, now: datetime
-) -> None:
-    """A released case that never got its notice: queue it again (once).
-
-    Its status may have moved on to monitoring before the hold (a check does not
-    wait for the notice); a notice it is still attached to will carry it."""
-    if case.first_notice_at is None and case.status in NOTICE_EXPECTED:
-        pending = await session.scalar(
-            select(NoticeCase.notice_id).join(Notice, Notice.id == NoticeCase.notice_id)
-            .where(NoticeCase.case_id == case.id, Notice.status == "queued").limit(1))
-        if pending is not None:
-            return
-        route = await route_for(session, svc, case.facts)
-        await queue_notices(session, case, route.recipients, now=now,
-                            batch_window=svc.settings.notice_batch_window)

@@ -1,7 +1,7 @@
 """The notice outbox: notices are rows first and messages second.
 
-Routing queues a notice per recipient (gathering the cases for one recipient
-for `NTTD_NOTICE_BATCH_WINDOW`); the delivery worker claims due notices, renders
+Routing queues a notice per recipient (`nttd.outbox.queue`); the delivery
+worker claims due notices, renders
 them from their cases, sends them and records the outcome. A notice that could
 not be delivered stays queued with a later `next_attempt_at` — nothing is lost
 when SMTP or a partner's webhook is down. Cases on law-enforcement hold are
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,49 +21,14 @@ from notices.errors import DeliveryError, NoticeError
 from notices.mail import build_message, send_message
 from notices.render import NoticeItem, Party, RenderedNotice
 from notices.webhook import post_webhook
-from nttd.cases import record_event
+from nttd.cases import CaseFacts, CaseStatus, record_event
 from nttd.db import claim
-from nttd.lifecycle import CaseStatus
 from nttd.models import Case, Hotline, Notice, NoticeCase
-from nttd.routing import Recipient
+from nttd.outbox.status import NoticeStatus, check_notice_transition
 from nttd.services import Services
 
 log = logging.getLogger(__name__)
 SYSTEM = "system:outbox"
-
-
-async def queue_notices(
-    session: AsyncSession, case: Case, recipients: Sequence[Recipient], *, now: datetime,
-    batch_window: timedelta,
-) -> list[int]:
-    """Attach `case` to a gathering notice per recipient (or open one)."""
-    ids = []
-    for r in recipients:
-        notice = await session.scalar(
-            select(Notice).where(
-                Notice.status == "queued",
-                Notice.attempts == 0,
-                Notice.channel == r.channel,
-                Notice.address == r.address,
-                Notice.recipient_kind == r.kind,
-                Notice.next_attempt_at > now,
-            ).limit(1)
-        )
-        if notice is None:
-            notice = Notice(
-                recipient_kind=r.kind, channel=r.channel, address=r.address,
-                recipient_name=r.name, hotline_id=r.hotline_id, language=r.language,
-                status="queued", attempts=0, next_attempt_at=now + batch_window,
-                created_at=now,
-            )
-            session.add(notice)
-            await session.flush()
-        linked = await session.get(NoticeCase, (notice.id, case.id))
-        if linked is None:
-            session.add(NoticeCase(notice_id=notice.id, case_id=case.id))
-        ids.append(notice.id)
-    await session.flush()
-    return ids
 
 
 def retry_delay(attempts: int, schedule: Sequence[timedelta]) -> timedelta:
@@ -76,7 +41,7 @@ async def deliver_due_notices(svc: Services, *, limit: int = 20) -> int:
     async with svc.sessions() as session, session.begin():
         ids = await claim(
             session, Notice,
-            where=[Notice.status == "queued", Notice.next_attempt_at <= now],
+            where=[Notice.status == NoticeStatus.QUEUED, Notice.next_attempt_at <= now],
             order_by=Notice.next_attempt_at, limit=limit, owner=svc.worker_id, now=now,
             lease_until=now + svc.settings.lease_duration,
         )
@@ -96,7 +61,8 @@ async def _deliver_one(svc: Services, notice_id: int) -> None:
     now = svc.clock()
     async with svc.sessions() as session, session.begin():
         notice = await session.get(Notice, notice_id)
-        if notice is None or notice.lease_owner != svc.worker_id or notice.status != "queued":
+        if (notice is None or notice.lease_owner != svc.worker_id
+                or notice.status != NoticeStatus.QUEUED):
             return
         cases = list(
             await session.scalars(
@@ -112,7 +78,7 @@ async def _deliver_one(svc: Services, notice_id: int) -> None:
                          notice_id=notice.id)
         active = [c for c in cases if c.status != CaseStatus.HOLD]
         if not active:
-            notice.status = "cancelled"
+            _set_status(notice, NoticeStatus.CANCELLED)
             notice.lease_owner = notice.lease_until = None
             return
         secret = None
@@ -143,7 +109,7 @@ async def _deliver_one(svc: Services, notice_id: int) -> None:
     async with svc.sessions() as session, session.begin():
         notice = await session.get(Notice, notice_id)
         assert notice is not None
-        notice.status = "sent"
+        _set_status(notice, NoticeStatus.SENT)
         notice.sent_at = sent_at
         notice.attempts += 1
         notice.subject, notice.body, notice.payload = (
@@ -160,13 +126,17 @@ async def _deliver_one(svc: Services, notice_id: int) -> None:
                          channel=notice.channel, address=notice.address)
 
 
+def _set_status(notice: Notice, new: NoticeStatus) -> None:
+    notice.status = check_notice_transition(notice.status, new).value
+
+
 def _item(case: Case) -> NoticeItem:
-    hosting = (case.facts or {}).get("hosting") or {}
+    hosting = CaseFacts.from_json(case.facts).hosting
     return NoticeItem(
         reference=f"NTTD-{case.id}",
         url=case.canonical_url,
         host=case.host,
-        ip=hosting.get("ip"),
+        ip=hosting.ip if hosting is not None else None,
         classification=case.classification,
         content_type=case.content_type,
         confirmed_at=case.confirmed_at,
@@ -205,7 +175,7 @@ async def _record_failure(svc: Services, notice_id: int, error: str, *, temporar
             log.warning("notice %s not delivered (attempt %s), will retry: %s",
                         notice_id, notice.attempts, error)
             return
-        notice.status = "failed"
+        _set_status(notice, NoticeStatus.FAILED)
         log.error("notice %s failed permanently: %s", notice_id, error)
         case_ids = await session.scalars(
             select(NoticeCase.case_id).where(NoticeCase.notice_id == notice_id))

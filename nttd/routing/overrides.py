@@ -13,14 +13,11 @@ import re
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from nttd.cases import record_event, transition
-from nttd.lifecycle import CaseStatus
-from nttd.models import Case, Notice, NoticeCase
-from nttd.outbox import queue_notices
-from nttd.resolving import route_for
+from nttd.cases import REROUTABLE, CaseStatus, record_event, store_facts
+from nttd.models import Case
+from nttd.routing.route import RoutingError, reroute
 from nttd.services import Services
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -32,8 +29,6 @@ _FIELDS: dict[str, dict[str, str]] = {
     "registrar": {"name": "text", "abuse_emails": "emails"},
     "cdn": {"name": "text", "abuse_emails": "emails"},
 }
-REROUTABLE = frozenset({CaseStatus.ROUTED, CaseStatus.NOTIFIED, CaseStatus.MONITORING,
-                        CaseStatus.REAPPEARED})
 
 
 class OverrideError(ValueError):
@@ -111,36 +106,11 @@ async def override_facts(
         raise OverrideError(f"a case that is {case.status} cannot be re-routed")
     facts, changes = apply_overrides(case.facts, body, actor=actor, now=now)
     note = body.get("note") if isinstance(body.get("note"), str) else None
-    case.facts = facts
-    hosting = facts.get("hosting") or {}
-    case.country, case.asn = hosting.get("country"), hosting.get("asn")
+    store_facts(case, facts)
     record_event(session, case.id, "facts_overridden", actor=actor, now=now, changes=changes,
                  note=note)
-    await reroute(session, svc, case, actor=actor, now=now)
+    try:
+        await reroute(session, svc, case, actor=actor, now=now)
+    except RoutingError as exc:
+        raise OverrideError(str(exc)) from None
     return changes
-
-
-async def reroute(
-    session: AsyncSession, svc: Services, case: Case, *, actor: str, now: datetime
-) -> None:
-    """Route a case again from its (corrected) facts; unsent notices are withdrawn."""
-    queued = select(Notice.id).where(Notice.status == "queued")
-    await session.execute(delete(NoticeCase).where(
-        NoticeCase.case_id == case.id, NoticeCase.notice_id.in_(queued)))
-    await session.flush()
-    route = await route_for(session, svc, case.facts)
-    if route.kind == "none":
-        raise OverrideError(f"still no one to notify: {route.reason}")
-    if case.status == CaseStatus.UNRESOLVABLE:
-        transition(session, case, CaseStatus.RESOLVED, actor=actor, now=now,
-                   reason="facts corrected by an analyst")
-        new = CaseStatus.ROUTED if route.kind == "partner" else CaseStatus.NOTIFIED
-        transition(session, case, new, actor=actor, now=now, reason=route.reason)
-        case.next_check_at = now
-    case.route_kind, case.route_hotline_id = route.kind, route.hotline_id
-    if case.next_reresolve_at is None:
-        case.next_reresolve_at = now + svc.settings.reresolve_interval
-    notice_ids = await queue_notices(session, case, route.recipients, now=now,
-                                     batch_window=svc.settings.notice_batch_window)
-    record_event(session, case.id, "rerouted", actor=actor, now=now, reason=route.reason,
-                 hotline=route.hotline_code, notices=notice_ids)

@@ -9,14 +9,13 @@ dropping the open cases would make slow networks look fast.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from nttd.lifecycle import CaseStatus
+from nttd.cases import CaseFacts, case_times
 from nttd.models import Case, Hotline
 
 GROUPS = ("country", "asn", "partner", "registrar", "cdn")
@@ -60,32 +59,7 @@ def km_quantile(samples: Sequence[tuple[float, bool]], q: float = 0.5) -> float 
     return None
 
 
-@dataclass(frozen=True)
-class CaseTimes:
-    group: str | None
-    to_removal: tuple[float, bool]               # seconds, observed
-    notice_to_removal: tuple[float, bool] | None  # None when no notice was sent
-
-
-def case_times(case: Case, now: datetime) -> tuple[tuple[float, bool], tuple[float, bool] | None]:
-    held = case.hold_seconds or 0.0
-    if case.hold_started_at is not None:
-        held += (now - case.hold_started_at).total_seconds()
-    if case.removed_at is not None:
-        end, observed = case.removed_at, True
-    elif case.status == CaseStatus.CLOSED:
-        end, observed = case.updated_at, False
-    else:
-        end, observed = now, False
-    to_removal = (max((end - case.confirmed_at).total_seconds() - held, 0.0), observed)
-    notice = None
-    if case.first_notice_at is not None:
-        notice = (max((end - case.first_notice_at).total_seconds() - held, 0.0), observed)
-    return to_removal, notice
-
-
 def _group_key(case: Case, group_by: str, partners: dict[int, str]) -> str | None:
-    facts = case.facts or {}
     if group_by == "country":
         return case.country
     if group_by == "asn":
@@ -94,9 +68,10 @@ def _group_key(case: Case, group_by: str, partners: dict[int, str]) -> str | Non
         if case.route_kind != "partner" or case.route_hotline_id is None:
             return "(direct)"
         return partners.get(case.route_hotline_id)
+    facts = CaseFacts.from_json(case.facts)
     if group_by == "registrar":
-        return (facts.get("registrar") or {}).get("name")
-    return (facts.get("cdn") or {}).get("name") or "(none)"
+        return facts.registrar.name if facts.registrar is not None else None
+    return (facts.cdn.name if facts.cdn is not None else None) or "(none)"
 
 
 def _round(value: float | None) -> float | None:

@@ -9,34 +9,41 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from nttd.api.openapi import OPENAPI
 from nttd.auth import Principal, Role, authenticate
 from nttd.cases import (
+    CaseFilter,
+    CaseNotFound,
     IntakeError,
+    InvalidTransition,
+    QueryError,
+    ReportError,
+    case_detail,
+    case_summary,
     hold,
+    list_cases,
     parse_instant,
     parse_submission,
-    record_event,
-    release,
+    partner_inbox,
+    report_status,
     submit,
+    visible_case,
 )
-from nttd.lifecycle import CaseStatus, InvalidTransition
 from nttd.models import Case
-from nttd.openapi import OPENAPI
-from nttd.overrides import OverrideError, override_facts
-from nttd.resolving import requeue_after_release
+from nttd.routing import OverrideError, override_facts
+from nttd.routing import release_case as release_held_case
 from nttd.services import Services
 from nttd.stats import StatsError, removal_stats
-from nttd.views import case_detail, case_summary
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 SERVICES: web.AppKey[Services] = web.AppKey("services", Services)
 PRINCIPAL: web.RequestKey[Principal] = web.RequestKey("principal", Principal)
-PARTNER_STATUSES = ("acknowledged", "notice_sent", "removed", "moved", "not_illegal", "hold")
 PUBLIC = {"/api/v1/openapi.json", "/healthz"}
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -55,7 +62,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if scheme.lower() != "bearer" or not token.strip():
         return error(401, "missing bearer token", hint="send Authorization: Bearer TOKEN")
     svc = request.app[SERVICES]
-    async with svc.sessions() as session, session.begin():
+    async with svc.read_sessions() as session:
         principal = await authenticate(session, token.strip(), now=svc.clock())
     if principal is None:
         return error(401, "invalid or revoked token")
@@ -110,41 +117,24 @@ async def create_cases(request: web.Request) -> web.Response:
         status=201)
 
 
-async def list_cases(request: web.Request) -> web.Response:
-    require(request, Role.ANALYST)
+async def get_cases(request: web.Request) -> web.Response:
+    principal = require(request, Role.ANALYST)
     svc = request.app[SERVICES]
-    query = select(Case).order_by(Case.id.desc())
-    status = request.query.get("status")
-    if status:
-        try:
-            query = query.where(Case.status == CaseStatus(status).value)
-        except ValueError:
-            return error(400, f"unknown status {status!r}")
     try:
-        limit = min(int(request.query.get("limit", "100")), 1000)
-        offset = max(int(request.query.get("offset", "0")), 0)
-    except ValueError:
-        return error(400, "limit and offset must be integers")
+        where = CaseFilter.parse(request.query)
+    except QueryError as exc:
+        return error(400, str(exc))
     async with svc.read_sessions() as session:
-        total = await session.scalar(select(func.count()).select_from(query.subquery()))
-        cases = list(await session.scalars(query.limit(limit).offset(offset)))
-    return web.json_response({"total": total, "cases": [case_summary(c) for c in cases]})
+        return web.json_response(await list_cases(session, principal, where))
 
 
 async def _visible_case(request: web.Request, session: AsyncSession) -> Case:
-    principal = principal_of(request)
-    case = await session.get(Case, case_id_of(request))
-    visible = case is not None and (
-        principal.can(Role.ANALYST)
-        or (principal.role is Role.PARTNER and case.route_hotline_id is not None
-            and case.route_hotline_id == principal.hotline_id)
-    )
-    if not visible:
+    try:
+        return await visible_case(session, principal_of(request), case_id_of(request))
+    except CaseNotFound:
         # Someone else's case looks exactly like no case at all.
         raise web.HTTPNotFound(text=json.dumps({"error": "no such case"}),
-                               content_type="application/json")
-    assert case is not None
-    return case
+                               content_type="application/json") from None
 
 
 async def get_case(request: web.Request) -> web.Response:
@@ -152,8 +142,7 @@ async def get_case(request: web.Request) -> web.Response:
     svc = request.app[SERVICES]
     async with svc.read_sessions() as session:
         case = await _visible_case(request, session)
-        data = await case_detail(session, case, now=svc.clock(),
-                                 include_notices=principal_of(request).can(Role.ANALYST))
+        data = await case_detail(session, case, principal_of(request), now=svc.clock())
     return web.json_response(data)
 
 
@@ -187,12 +176,11 @@ async def release_case(request: web.Request) -> web.Response:
     note = await _note(request)
     async with svc.sessions() as session, session.begin():
         case = await _visible_case(request, session)
-        now = svc.clock()
         try:
-            release(session, case, actor=principal.actor, now=now, note=note)
+            await release_held_case(session, svc, case, actor=principal.actor, now=svc.clock(),
+                               note=note)
         except InvalidTransition as exc:
             return error(409, str(exc))
-        await requeue_after_release(session, svc, case, now=now)
         return web.json_response(case_summary(case))
 
 
@@ -218,34 +206,27 @@ async def inbox(request: web.Request) -> web.Response:
     if principal.hotline_id is None:
         return error(403, "this user belongs to no hotline")
     async with svc.read_sessions() as session:
-        cases = list(await session.scalars(
-            select(Case).where(Case.route_hotline_id == principal.hotline_id,
-                               Case.route_kind == "partner").order_by(Case.id)))
-    return web.json_response({"cases": [case_summary(c) for c in cases]})
+        return web.json_response({"cases": await partner_inbox(session, principal)})
 
 
 async def post_status(request: web.Request) -> web.Response:
     principal = require(request, Role.PARTNER, Role.ANALYST)
     svc = request.app[SERVICES]
     body = await json_body(request)
-    status = body.get("status") if isinstance(body, dict) else None
-    if status not in PARTNER_STATUSES:
-        return error(400, f"'status' must be one of {', '.join(PARTNER_STATUSES)}")
+    if not isinstance(body, dict):
+        return error(400, "the body must be a JSON object")
     note = body.get("note")
     if note is not None and not isinstance(note, str):
         return error(400, "'note' must be a string")
     async with svc.sessions() as session, session.begin():
         case = await _visible_case(request, session)
-        now = svc.clock()
-        record_event(session, case.id, f"reported_{status}", actor=principal.actor, now=now,
-                     note=note)
-        if status == "hold":
-            try:
-                hold(session, case, actor=principal.actor, now=now, note=note)
-            except InvalidTransition as exc:
-                return error(409, str(exc))
-        elif status in ("removed", "moved") and case.next_check_at is not None:
-            case.next_check_at = now  # verify with our own check now
+        try:
+            report_status(session, case, str(body.get("status")), note=note,
+                          actor=principal.actor, now=svc.clock())
+        except ReportError as exc:
+            return error(400, str(exc))
+        except InvalidTransition as exc:
+            return error(409, str(exc))
         return web.json_response(case_summary(case))
 
 
@@ -277,7 +258,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/api/v1/openapi.json", openapi)
     app.router.add_post("/api/v1/cases", create_cases)
-    app.router.add_get("/api/v1/cases", list_cases)
+    app.router.add_get("/api/v1/cases", get_cases)
     app.router.add_get("/api/v1/cases/{case_id}", get_case)
     app.router.add_post("/api/v1/cases/{case_id}/hold", hold_case)
     app.router.add_post("/api/v1/cases/{case_id}/release", release_case)

@@ -15,29 +15,14 @@ from typing import Any
 
 from sqlalchemy import select
 
-from nttd.cases import record_event
+from nttd.cases import REROUTABLE, CaseFacts, CaseStatus, record_event, schedule, store_facts
 from nttd.db import claim
-from nttd.lifecycle import CaseStatus
 from nttd.models import Case
-from nttd.overrides import REROUTABLE, OverrideError, reroute
-from nttd.resolving import route_for
-from nttd.routing import Route
+from nttd.routing.route import RoutingError, reroute, route_for
 from nttd.services import Services
 from resolvers.resolve import resolve_url
 
 SYSTEM = "system:moves"
-
-
-def network_view(facts: dict[str, Any]) -> dict[str, Any]:
-    """The parts of the facts whose change is a move."""
-    hosting = facts.get("hosting") or {}
-    return {
-        "ips": sorted(facts.get("ips") or []),
-        "asn": hosting.get("asn"),
-        "prefix": hosting.get("prefix"),
-        "country": hosting.get("country"),
-        "cdn": (facts.get("cdn") or {}).get("name"),
-    }
 
 
 def keep_manual(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
@@ -57,11 +42,6 @@ def keep_manual(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     if provenance:
         new["provenance"] = provenance
     return new
-
-
-def _who(route: Route) -> set[Any]:
-    """Who must act under a route: its hotline and its recipients."""
-    return {(r.kind, r.channel, r.address) for r in route.recipients} | {route.hotline_id}
 
 
 async def reresolve_due_cases(svc: Services, *, limit: int = 20) -> int:
@@ -85,28 +65,27 @@ async def reresolve_due_cases(svc: Services, *, limit: int = 20) -> int:
             if case is None or case.lease_owner != svc.worker_id:
                 continue
             case.lease_owner = case.lease_until = None
-            case.next_reresolve_at = now + svc.settings.reresolve_interval
+            schedule.schedule_reresolve(case, svc.settings, now)
             if case.status not in REROUTABLE or case.facts is None:
                 continue
             if resolution.unresolvable or resolution.retryable:
                 continue
             old = case.facts
             new = keep_manual(old, resolution.to_json())
-            before, after = network_view(old), network_view(new)
+            old_view, new_view = CaseFacts.from_json(old), CaseFacts.from_json(new)
+            before, after = old_view.network(), new_view.network()
             if before == after:
                 continue
-            route_changed = (_who(await route_for(session, svc, old))
-                             != _who(await route_for(session, svc, new)))
+            route_changed = ((await route_for(session, svc, old_view)).who()
+                             != (await route_for(session, svc, new_view)).who())
             record_event(session, case.id, "moved", actor=SYSTEM, now=now,
                          old=before, new=after, rerouted=route_changed)
-            case.facts = new
-            hosting = new.get("hosting") or {}
-            case.country, case.asn = hosting.get("country"), hosting.get("asn")
+            store_facts(case, new)
             if route_changed and case.status != CaseStatus.HOLD:
                 try:
                     async with session.begin_nested():
                         await reroute(session, svc, case, actor=SYSTEM, now=now)
-                except OverrideError as exc:
+                except RoutingError as exc:
                     record_event(session, case.id, "reroute_failed", actor=SYSTEM, now=now,
                                  reason=str(exc))
     return len(jobs)

@@ -1,0 +1,84 @@
+"""Cases: the lifecycle, intake, hold and release, partner reports, events (the
+audit trail), when a case is next checked, and the queries that list and show
+cases for a principal (the access rules live there, for the API and the web UI).
+
+Other packages import from here only.
+"""
+
+from nttd.cases import schedule
+from nttd.cases.clocks import Duration, case_times
+from nttd.cases.events import record_event, transition
+from nttd.cases.facts import CaseFacts, Contact, Hosting, store_facts
+from nttd.cases.hold import hold, release
+from nttd.cases.intake import (
+    MAX_URLS_PER_REQUEST,
+    IntakeError,
+    Submission,
+    Submitted,
+    parse_instant,
+    parse_submission,
+    submit,
+)
+from nttd.cases.lifecycle import (
+    CHECKED_STATUSES,
+    HOLDABLE,
+    OPEN_STATUSES,
+    REROUTABLE,
+    TRANSITIONS,
+    CaseStatus,
+    InvalidTransition,
+    check_transition,
+)
+from nttd.cases.queries import (
+    CaseFilter,
+    CaseNotFound,
+    QueryError,
+    case_detail,
+    case_summary,
+    list_cases,
+    may_see,
+    partner_inbox,
+    visible_case,
+)
+from nttd.cases.reports import PARTNER_STATUSES, ReportError, report_status
+
+__all__ = [
+    "CHECKED_STATUSES",
+    "HOLDABLE",
+    "MAX_URLS_PER_REQUEST",
+    "OPEN_STATUSES",
+    "PARTNER_STATUSES",
+    "REROUTABLE",
+    "TRANSITIONS",
+    "CaseFacts",
+    "CaseFilter",
+    "CaseNotFound",
+    "CaseStatus",
+    "Contact",
+    "Duration",
+    "Hosting",
+    "IntakeError",
+    "InvalidTransition",
+    "QueryError",
+    "ReportError",
+    "Submission",
+    "Submitted",
+    "case_detail",
+    "case_summary",
+    "case_times",
+    "check_transition",
+    "hold",
+    "list_cases",
+    "may_see",
+    "parse_instant",
+    "parse_submission",
+    "partner_inbox",
+    "record_event",
+    "release",
+    "report_status",
+    "schedule",
+    "store_facts",
+    "submit",
+    "transition",
+    "visible_case",
+]

@@ -1,0 +1,169 @@
+"""Reading cases for a principal: the access rules, the lists and the views.
+
+Who sees what is decided here, once, for the API and the web UI alike:
+analysts (and admins) see every case; a partner hotline sees only the cases
+routed to it, and a case it may not see looks exactly like no case at all
+(`CaseNotFound`). Views are JSON-ready dicts; URLs appear exactly only as JSON
+string values for machines, and defanged for people (`url_defanged`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from notices.defang import defang
+from nttd.auth import Principal, Role
+from nttd.cases.clocks import case_times
+from nttd.cases.lifecycle import CaseStatus
+from nttd.models import Case, Check, Event, Hotline, Notice, NoticeCase
+
+MAX_PAGE = 1000
+
+
+class CaseNotFound(LookupError):
+    """No such case, or one the principal may not see (the two look the same)."""
+
+
+class QueryError(ValueError):
+    """A malformed list query (unknown status, bad paging); the message says which."""
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    status: str | None = None
+    limit: int = 100
+    offset: int = 0
+
+    @classmethod
+    def parse(cls, query: Mapping[str, str]) -> CaseFilter:
+        status = query.get("status") or None
+        if status is not None:
+            try:
+                status = CaseStatus(status).value
+            except ValueError:
+                raise QueryError(f"unknown status {status!r}") from None
+        try:
+            limit = min(int(query.get("limit", "100")), MAX_PAGE)
+            offset = max(int(query.get("offset", "0")), 0)
+        except ValueError:
+            raise QueryError("limit and offset must be integers") from None
+        return cls(status=status, limit=limit, offset=offset)
+
+
+def may_see(principal: Principal, case: Case) -> bool:
+    """The access rule for one case."""
+    if principal.can(Role.ANALYST):
+        return True
+    return (principal.role is Role.PARTNER and case.route_kind == "partner"
+            and case.route_hotline_id is not None
+            and case.route_hotline_id == principal.hotline_id)
+
+
+async def visible_case(session: AsyncSession, principal: Principal, case_id: int) -> Case:
+    """The case, if `principal` may see it; CaseNotFound otherwise."""
+    case = await session.get(Case, case_id)
+    if case is None or not may_see(principal, case):
+        raise CaseNotFound("no such case")
+    return case
+
+
+async def list_cases(session: AsyncSession, principal: Principal,
+                     where: CaseFilter) -> dict[str, Any]:
+    """A page of the cases `principal` may list (analysts), newest first."""
+    if not principal.can(Role.ANALYST):
+        raise CaseNotFound("no such list")
+    query = select(Case).order_by(Case.id.desc())
+    if where.status is not None:
+        query = query.where(Case.status == where.status)
+    total = await session.scalar(select(func.count()).select_from(query.subquery()))
+    cases = list(await session.scalars(query.limit(where.limit).offset(where.offset)))
+    return {"total": total, "cases": [case_summary(c) for c in cases]}
+
+
+async def partner_inbox(session: AsyncSession, principal: Principal) -> list[dict[str, Any]]:
+    """The cases routed to the principal's hotline."""
+    if principal.hotline_id is None:
+        return []
+    cases = await session.scalars(
+        select(Case).where(Case.route_hotline_id == principal.hotline_id,
+                           Case.route_kind == "partner").order_by(Case.id))
+    return [case_summary(c) for c in cases]
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def case_summary(case: Case) -> dict[str, Any]:
+    return {
+        "id": case.id,
+        "url": case.url,
+        "url_defanged": defang(case.canonical_url),
+        "canonical_url": case.canonical_url,
+        "host": case.host,
+        "status": case.status,
+        "country": case.country,
+        "asn": case.asn,
+        "route": case.route_kind,
+        "reference": case.reference,
+        "classification": case.classification,
+        "content_type": case.content_type,
+        "confirmed_at": iso(case.confirmed_at),
+        "created_at": iso(case.created_at),
+        "removed_at": iso(case.removed_at),
+    }
+
+
+async def case_detail(
+    session: AsyncSession, case: Case, principal: Principal, *, now: datetime
+) -> dict[str, Any]:
+    """Everything about a case that `principal` may see (partners: no notices)."""
+    include_notices = principal.can(Role.ANALYST)
+    data = case_summary(case)
+    hotline = (await session.get(Hotline, case.route_hotline_id)
+               if case.route_hotline_id is not None else None)
+    to_removal, notice_to_removal = case_times(case, now)
+    data.update({
+        "facts": case.facts,
+        "route": {"kind": case.route_kind, "hotline": hotline.code if hotline else None},
+        "last_error": case.last_error,
+        "clocks": {
+            "confirmed_at": iso(case.confirmed_at),
+            "first_notice_at": iso(case.first_notice_at),
+            "removed_at": iso(case.removed_at),
+            "hold_seconds": case.hold_seconds,
+            "on_hold_since": iso(case.hold_started_at),
+            "time_to_removal_seconds": to_removal[0] if to_removal[1] else None,
+            "notice_to_removal_seconds": (
+                notice_to_removal[0] if notice_to_removal and notice_to_removal[1] else None),
+        },
+        "checks": [
+            {"checked_at": iso(c.checked_at), "verdict": c.verdict, "status_code": c.status_code,
+             "method": c.method, "location": c.location, "peer_ip": c.peer_ip,
+             "latency_ms": c.latency_ms, "error": c.error}
+            for c in await session.scalars(
+                select(Check).where(Check.case_id == case.id).order_by(Check.id))
+        ],
+        "timeline": [
+            {"at": iso(e.at), "actor": e.actor, "kind": e.kind, "data": e.data}
+            for e in await session.scalars(
+                select(Event).where(Event.case_id == case.id).order_by(Event.id))
+        ],
+    })
+    if include_notices:
+        data["notices"] = [
+            {"id": n.id, "recipient_kind": n.recipient_kind, "channel": n.channel,
+             "address": n.address, "status": n.status, "attempts": n.attempts,
+             "sent_at": iso(n.sent_at), "next_attempt_at": iso(n.next_attempt_at),
+             "last_error": n.last_error}
+            for n in await session.scalars(
+                select(Notice).join(NoticeCase, NoticeCase.notice_id == Notice.id)
+                .where(NoticeCase.case_id == case.id).order_by(Notice.id))
+        ]
+    return data

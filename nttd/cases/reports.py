@@ -1,0 +1,39 @@
+"""What a partner hotline reports back about a case routed to it.
+
+A report is an event on the case (`reported_<status>`). `hold` also puts the
+case on law-enforcement hold; `removed` and `moved` ask for a check now, because
+only our own checks confirm removal. A report that cannot be applied (a hold on
+a case that cannot be held) changes nothing and writes no event.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from nttd.cases import schedule
+from nttd.cases.events import record_event
+from nttd.cases.hold import hold
+from nttd.cases.lifecycle import HOLDABLE, InvalidTransition
+from nttd.models import Case
+
+PARTNER_STATUSES = ("acknowledged", "notice_sent", "removed", "moved", "not_illegal", "hold")
+
+
+class ReportError(ValueError):
+    """The report is malformed; nothing was changed."""
+
+
+def report_status(session: AsyncSession, case: Case, status: str, *, note: str | None,
+                  actor: str, now: datetime) -> None:
+    """Record a partner's report (ReportError or InvalidTransition: nothing written)."""
+    if status not in PARTNER_STATUSES:
+        raise ReportError(f"'status' must be one of {', '.join(PARTNER_STATUSES)}")
+    if status == "hold" and case.status not in HOLDABLE:
+        raise InvalidTransition(f"a case that is {case.status} cannot be put on hold")
+    record_event(session, case.id, f"reported_{status}", actor=actor, now=now, note=note)
+    if status == "hold":
+        hold(session, case, actor=actor, now=now, note=note)
+    elif status in ("removed", "moved"):
+        schedule.check_now(case, now)

@@ -1,0 +1,102 @@
+"""Routing a case: the route the directory gives its facts now, and its notices.
+
+`route_case` routes a case just resolved; `reroute` routes it again after an
+analyst's correction or a move (notices not sent yet are withdrawn, and a route
+that keeps the same recipients sends nothing new); `release_case` takes a case
+off hold and queues again the notice the hold kept back.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from nttd.cases import (
+    REROUTABLE,
+    CaseFacts,
+    CaseStatus,
+    record_event,
+    release,
+    schedule,
+    transition,
+)
+from nttd.models import Case, Hotline
+from nttd.outbox import has_queued_notice, queue_notices, withdraw_queued
+from nttd.routing.decide import Route, decide_route
+from nttd.services import Services
+
+SYSTEM = "system:resolver"
+
+
+class RoutingError(ValueError):
+    """The case cannot be routed (nobody to notify); nothing was changed."""
+
+
+async def route_for(session: AsyncSession, svc: Services, facts: CaseFacts) -> Route:
+    """The route that the hotline directory and settings give these facts now."""
+    hotlines = list(await session.scalars(select(Hotline)))
+    return decide_route(facts, hotlines, svc.settings.home_country)
+
+
+async def route_case(session: AsyncSession, svc: Services, case: Case, *, now: datetime) -> None:
+    """Decide the route of a resolved case and queue its notices."""
+    route = await route_for(session, svc, CaseFacts.from_json(case.facts))
+    if route.kind == "none":
+        case.last_error = route.reason
+        transition(session, case, CaseStatus.UNRESOLVABLE, actor=SYSTEM, now=now,
+                   reason=route.reason)
+        return
+    case.route_kind = route.kind
+    case.route_hotline_id = route.hotline_id
+    notice_ids = await queue_notices(session, case, route.recipients, now=now,
+                                     batch_window=svc.settings.notice_batch_window)
+    transition(session, case, route.case_status, actor=SYSTEM, now=now, reason=route.reason,
+               hotline=route.hotline_code, notices=notice_ids,
+               recipients=[{"kind": r.kind, "channel": r.channel, "address": r.address}
+                           for r in route.recipients])
+    if route.kind == "partner" and not route.recipients and case.first_notice_at is None:
+        case.first_notice_at = now  # inbox only: the route is "sent" when it is in the inbox
+    schedule.schedule_first_check(case, svc.settings, now)
+
+
+async def reroute(
+    session: AsyncSession, svc: Services, case: Case, *, actor: str, now: datetime
+) -> None:
+    """Route a case again from its (corrected) facts; unsent notices are withdrawn.
+    RoutingError when nobody could be notified."""
+    await withdraw_queued(session, case)
+    route = await route_for(session, svc, CaseFacts.from_json(case.facts))
+    if route.kind == "none":
+        raise RoutingError(f"still no one to notify: {route.reason}")
+    if case.status == CaseStatus.UNRESOLVABLE:
+        transition(session, case, CaseStatus.RESOLVED, actor=actor, now=now,
+                   reason="facts corrected by an analyst")
+        transition(session, case, route.case_status, actor=actor, now=now, reason=route.reason)
+        schedule.check_now(case, now, start=True)
+    case.route_kind, case.route_hotline_id = route.kind, route.hotline_id
+    schedule.schedule_reresolve(case, svc.settings, now, keep=True)
+    notice_ids = await queue_notices(session, case, route.recipients, now=now,
+                                     batch_window=svc.settings.notice_batch_window)
+    record_event(session, case.id, "rerouted", actor=actor, now=now, reason=route.reason,
+                 hotline=route.hotline_code, notices=notice_ids)
+
+
+async def release_case(
+    session: AsyncSession, svc: Services, case: Case, *, actor: str, now: datetime,
+    note: str | None,
+) -> None:
+    """Take a case off hold (InvalidTransition if it is not on hold), and queue
+    again, once, the notice it never got.
+
+    Its status may have moved on to monitoring before the hold (a check does not
+    wait for the notice); a notice it is still attached to will carry it."""
+    release(session, case, actor=actor, now=now, note=note)
+    if case.first_notice_at is not None or case.status not in REROUTABLE:
+        return
+    if await has_queued_notice(session, case):
+        return
+    route = await route_for(session, svc, CaseFacts.from_json(case.facts))
+    await queue_notices(session, case, route.recipients, now=now,
+                        batch_window=svc.settings.notice_batch_window)
