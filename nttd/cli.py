@@ -11,7 +11,7 @@ import logging
 import secrets
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -109,13 +109,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        settings = Settings.load()
-        return asyncio.run(dispatch(args, settings))
+        return asyncio.run(run(args))
+    except KeyboardInterrupt:
+        return 130
+
+
+async def run(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> int:
+    """One command, inside a running event loop (the tests call it in-process):
+    the settings from `environ` (default: the process environment)."""
+    try:
+        settings = Settings.load(environ)
+        return await dispatch(args, settings)
     except (CliError, SettingsError) as exc:
         print(f"nttd: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        return 130
 
 
 async def dispatch(args: argparse.Namespace, settings: Settings) -> int:

@@ -1,4 +1,5 @@
-"""The `nttd` command line, run as a separate process like a person runs it."""
+"""The `nttd` command line: in-process (tests/cli.py), and once as a separate
+process like a person runs it (`nttd serve`, below)."""
 
 from __future__ import annotations
 
@@ -14,21 +15,8 @@ from typing import Any
 import aiohttp
 
 from nttd.migrate import head_revision
+from tests.cli import nttd
 from tests.integration.world import SITES, partner_file, running_world
-
-
-async def nttd(*args: str, env: dict[str, str], cwd: Path, stdin: str | None = None,
-               ) -> tuple[int, str, str]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("NTTD_")}
-    full_env.update(env)
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "nttd.cli", *args, env=full_env, cwd=cwd,
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE)
-    out, err = await asyncio.wait_for(
-        proc.communicate(stdin.encode() if stdin is not None else None), timeout=60)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
 
 
 async def test_admin_commands(database_url: str, tmp_path: Path) -> None:

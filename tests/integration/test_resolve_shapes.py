@@ -17,7 +17,7 @@ from typing import Any
 
 from nttd.demo.standins.dns_server import DnsServer, Zone, add_cymru
 from nttd.demo.standins.rdap_server import RdapServer
-from tests.integration.test_cli import nttd
+from tests.cli import nttd
 from tests.mmdb import write_mmdb
 from tests.resolvers.test_rir_fixtures import serve
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import socket
-import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
@@ -26,6 +24,7 @@ from resolvers.cache import MemoryFactCache
 from resolvers.rdap import Registrar
 from resolvers.resolve import Provenance, ResolverContext, resolve_url
 from resolvers.whois import WhoisConfig, WhoisRuntime, parse_whois_servers, whois_domain
+from tests.cli import nttd
 
 FIXTURES = Path(__file__).parent / "fixtures" / "whois"
 NOW = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
@@ -412,16 +411,13 @@ async def test_without_the_fallback_the_rdap_error_stays(
 async def test_nttd_resolve_json_end_to_end(tmp_path: Path, world: Zone, dns_server: DnsServer,
                                             rdap: RdapServer, whois: WhoisServer) -> None:
     whois.answers["example.be"] = fixture("be")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NTTD_")}
-    env.update({"NTTD_DNS_SERVERS": dns_server.address,
-                "NTTD_RDAP_BOOTSTRAP": str(rdap.write_bootstrap(tmp_path / "bootstrap")),
-                "NTTD_ALLOW_PRIVATE_TARGETS": "1",
-                "NTTD_WHOIS_SERVERS": f"be={whois.address}", "NTTD_WHOIS_TIMEOUT": "5s"})
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "nttd.cli", "resolve", "http://www.example.be/a.jpg", "--json",
-        env=env, cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
-    assert proc.returncode == 0, err.decode()
+    env = {"NTTD_DNS_SERVERS": dns_server.address,
+           "NTTD_RDAP_BOOTSTRAP": str(rdap.write_bootstrap(tmp_path / "bootstrap")),
+           "NTTD_ALLOW_PRIVATE_TARGETS": "1",
+           "NTTD_WHOIS_SERVERS": f"be={whois.address}", "NTTD_WHOIS_TIMEOUT": "5s"}
+    code, out, err = await nttd("resolve", "http://www.example.be/a.jpg", "--json", env=env,
+                                cwd=tmp_path)
+    assert code == 0, err
     data = json.loads(out)
     assert data["registrar"] == {"name": "Example Registrar BV", "iana_id": None,
                                  "abuse_emails": [], "abuse_phone": None,
