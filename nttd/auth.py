@@ -3,23 +3,31 @@
 Passwords are hashed with scrypt (stdlib); API tokens are random 256-bit values
 shown once and stored as their SHA-256 (a token is high-entropy, so a fast hash
 is the right tool and lookups stay indexable).
+
+Authenticating a request only reads. When a token was last used is recorded by
+`TokenUsage`: at most once a minute per token, in a transaction of its own,
+after the request has its answer, so that a read never waits for (or holds) the
+database's write lock.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
+import logging
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from nttd.models import ApiToken, Hotline, User
 
+log = logging.getLogger(__name__)
 TOKEN_PREFIX = "nttd_"  # noqa: S105 - a prefix that makes leaked tokens greppable
 
 
@@ -40,6 +48,7 @@ class Principal:
     name: str
     role: Role
     hotline_id: int | None
+    token_id: int | None = None  # the API token it came with, if any
 
     @property
     def actor(self) -> str:
@@ -142,5 +151,41 @@ async def authenticate(session: AsyncSession, token: str, *, now: datetime) -> P
     api_token, user = row
     if api_token.revoked_at is not None or user.disabled:
         return None
-    api_token.last_used_at = now
-    return Principal(user.id, user.name, Role(user.role), user.hotline_id)
+    return Principal(user.id, user.name, Role(user.role), user.hotline_id, api_token.id)
+
+
+class TokenUsage:
+    """Records when API tokens were last used: at most once per `every` for each
+    token, each in a short transaction of its own, in the background. A failure
+    to record is logged and forgotten (it is bookkeeping, not data)."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], *,
+                 every: timedelta = timedelta(minutes=1)) -> None:
+        self._sessions = sessions
+        self._every = every
+        self._recorded: dict[int, datetime] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def seen(self, token_id: int, now: datetime) -> bool:
+        """Note a use of the token; True when it will be written."""
+        last = self._recorded.get(token_id)
+        if last is not None and now - last < self._every:
+            return False
+        self._recorded[token_id] = now
+        task = asyncio.create_task(self._record(token_id, now))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return True
+
+    async def _record(self, token_id: int, now: datetime) -> None:
+        try:
+            async with self._sessions() as session, session.begin():
+                await session.execute(update(ApiToken).where(ApiToken.id == token_id)
+                                      .values(last_used_at=now))
+        except Exception as exc:  # bookkeeping: never fail anything else for it
+            log.warning("could not record the use of API token %s: %s", token_id, exc)
+
+    async def flush(self) -> None:
+        """Wait for the writes under way (on shutdown, and in tests)."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from notices.mail import SmtpConfig, parse_smtp_url
 from notices.render import NoticeRenderer
+from nttd.auth import TokenUsage
 from nttd.clock import utcnow
 from nttd.db import READ_ONLY, is_sqlite, make_engine, make_sessionmaker
 from nttd.factcache import DatabaseFactCache
@@ -54,6 +55,14 @@ class Services:
     clock: Callable[[], datetime] = utcnow
     worker_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
     _read_sessions: async_sessionmaker[AsyncSession] | None = field(default=None, repr=False)
+    _token_usage: TokenUsage | None = field(default=None, repr=False)
+
+    @property
+    def token_usage(self) -> TokenUsage:
+        """Records when API tokens were last used, off the requests' path."""
+        if self._token_usage is None:
+            self._token_usage = TokenUsage(self.sessions)
+        return self._token_usage
 
     @property
     def read_sessions(self) -> async_sessionmaker[AsyncSession]:
@@ -120,6 +129,8 @@ class Services:
         )
 
     async def close(self) -> None:
+        if self._token_usage is not None:
+            await self._token_usage.flush()
         await self.checker.close()
         close_resolver_context(self.resolver_context)
         await self.http.close()

@@ -67,7 +67,11 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if principal is None:
         return error(401, "invalid or revoked token")
     request[PRINCIPAL] = principal
-    return await handler(request)
+    try:
+        return await handler(request)
+    finally:
+        if principal.token_id is not None:
+            svc.token_usage.seen(principal.token_id, svc.clock())
 
 
 def principal_of(request: web.Request) -> Principal:

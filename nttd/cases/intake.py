@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import Table, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -138,11 +138,16 @@ async def _store(
         if c.url not in open_cases and c.url not in new:
             new[c.url] = _case_row(raw.strip(), c, submission, user_id, now)
     if new:
-        ids = (await session.execute(
-            insert(Case).returning(Case.id, sort_by_parameter_order=True),
-            list(new.values()))).scalars().all()
-        for (key, row), case_id in zip(new.items(), ids, strict=True):
-            open_cases[key] = (case_id, row["url"], CaseStatus.RECEIVED.value)
+        # One executemany (no RETURNING: row by row on SQLite), then the new ids by
+        # their canonical URL, unique among open cases.
+        await session.execute(insert(_table(Case)), list(new.values()))
+        for chunk in _chunks(list(new), 500):
+            stored = await session.execute(
+                select(Case.canonical_url, Case.id)
+                .where(Case.canonical_url.in_(chunk), text(OPEN_CASE_SQL)))
+            for canonical_url, case_id in stored:
+                open_cases[canonical_url] = (case_id, new[canonical_url]["url"],
+                                             CaseStatus.RECEIVED.value)
     results: list[Submitted] = []
     events: list[dict[str, Any]] = []
     created: set[str] = set()
@@ -156,8 +161,13 @@ async def _store(
             events.append(_event_row(case_id, "duplicate_submitted", actor, now,
                                      url=raw.strip()))
             results.append(Submitted(case_id, url, status, case_id))
-    await session.execute(insert(Event), events)
+    await session.execute(insert(_table(Event)), events)
     return results
+
+
+def _table(model: type[Case] | type[Event]) -> Table:
+    # Core, not the ORM's bulk insert: that one runs row by row when it returns ids.
+    return cast(Table, model.__table__)
 
 
 def _chunks(items: Sequence[str], size: int) -> list[Sequence[str]]:
