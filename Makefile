@@ -10,6 +10,7 @@ test: install
 lint:
 	python3 -m ruff check .
 	python3 -m mypy
+	lint-imports
 
 serve:
 	python3 -m pip install -e . && nttd serve

@@ -21,6 +21,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from nttd.verdicts import Verdict
+
 
 class SettingsError(ValueError):
     """A setting has an invalid value; the message names the variable."""
@@ -113,8 +115,6 @@ def _fraction(text: str) -> float:
 
 
 def _verdicts(text: str) -> tuple[str, ...]:
-    from nttd.checks import Verdict  # the verdict names live with the probe
-
     names = tuple(part.strip().lower() for part in text.split(",") if part.strip())
     known = {v.value for v in Verdict}
     unknown = [name for name in names if name not in known]

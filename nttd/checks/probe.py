@@ -36,7 +36,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
 from types import TracebackType
 from typing import Any, Self, cast
 
@@ -50,6 +49,7 @@ from nttd.checks.guard import (
     DnsNameNotFound,
     GuardedResolver,
 )
+from nttd.verdicts import Verdict
 
 __all__ = [
     "GONE_VERDICTS",
@@ -64,20 +64,6 @@ __all__ = [
 
 DEFAULT_USER_AGENT = "nttd-checker/0.1 (+notice-and-takedown availability check; headers only)"
 HEAD_REFUSED = frozenset({405, 501})
-
-
-class Verdict(StrEnum):
-    ONLINE = "online"  # 2xx
-    GONE = "gone"  # 404, 410
-    DNS_GONE = "dns_gone"  # NXDOMAIN (or no address records) for the host
-    REDIRECTED_AWAY = "redirected_away"  # 3xx to another host or the front page
-    REDIRECTED = "redirected"  # 3xx to another path on the same host (or no Location)
-    BLOCKED = "blocked"  # 401, 403, 451
-    CLIENT_ERROR = "client_error"  # other 4xx
-    SERVER_ERROR = "server_error"  # 5xx
-    UNREACHABLE = "unreachable"  # refused, reset, timeout, bad HTTP, DNS SERVFAIL/timeout
-    TLS_ERROR = "tls_error"  # handshake or certificate failure
-    REFUSED = "refused"  # not checked: address not allowed by the guard, or not an http(s) URL
 
 
 GONE_VERDICTS: frozenset[Verdict] = frozenset({Verdict.GONE, Verdict.DNS_GONE})
