@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from nttd.api import SERVICES, add_routes, auth_middleware
+from nttd.api import SERVICES, add_routes, api_errors, auth_middleware, security_headers
 from nttd.services import Services
 from nttd.workers import run_workers
 
@@ -16,7 +16,9 @@ STOP: web.AppKey[asyncio.Event] = web.AppKey("stop", asyncio.Event)
 
 
 def make_app(svc: Services, *, with_workers: bool = True) -> web.Application:
-    app = web.Application(middlewares=[auth_middleware], client_max_size=8 * 1024 * 1024)
+    app = web.Application(middlewares=[api_errors, auth_middleware],
+                          client_max_size=8 * 1024 * 1024)
+    app.on_response_prepare.append(security_headers)
     app[SERVICES] = svc
     add_routes(app)
     if with_workers:

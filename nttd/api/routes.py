@@ -1,21 +1,31 @@
 """HTTP API (JSON, bearer tokens). Thin views: parse, call the domain, render.
 
 Errors are JSON `{"error": "..."}` (plus `problems` for intake): 400 bad request,
-401 no or wrong token, 403 wrong role, 404 no such case or not yours, 409 a
-status change the lifecycle refuses, 422 invalid URLs.
+401 no or wrong token (with `WWW-Authenticate`), 403 wrong role, 404 no such case
+or not yours, 405 wrong method, 409 a status change the lifecycle refuses, 413 a
+body over the limit, 415 a body that is not JSON, 422 invalid URLs.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from nttd.api.http import (
+    MAX_ID,
+    ApiError,
+    error,
+    int_param,
+    parse_id,
+    read_json,
+)
 from nttd.api.openapi import OPENAPI
 from nttd.auth import Principal, Role, authenticate
 from nttd.cases import (
+    MAX_NOTE,
+    MAX_PAGE,
     CaseFilter,
     CaseNotFound,
     IntakeError,
@@ -24,6 +34,7 @@ from nttd.cases import (
     ReportError,
     case_detail,
     case_summary,
+    clean_text,
     hold,
     list_cases,
     parse_instant,
@@ -31,6 +42,7 @@ from nttd.cases import (
     partner_inbox,
     report_status,
     submit,
+    text_problem,
     visible_case,
 )
 from nttd.models import Case
@@ -45,12 +57,15 @@ if TYPE_CHECKING:
 SERVICES: web.AppKey[Services] = web.AppKey("services", Services)
 PRINCIPAL: web.RequestKey[Principal] = web.RequestKey("principal", Principal)
 PUBLIC = {"/api/v1/openapi.json", "/healthz"}
+MAX_TOKEN = 200
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def error(status: int, message: str, **extra: Any) -> web.Response:
-    return web.json_response({"error": message, **extra}, status=status)
+def unauthorized(message: str, **extra: Any) -> web.Response:
+    response = error(401, message, **extra)
+    response.headers["WWW-Authenticate"] = 'Bearer realm="nttd"'
+    return response
 
 
 @web.middleware
@@ -60,12 +75,15 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        return error(401, "missing bearer token", hint="send Authorization: Bearer TOKEN")
+        return unauthorized("missing bearer token", hint="send Authorization: Bearer TOKEN")
     svc = request.app[SERVICES]
+    token = token.strip()
+    if len(token) > MAX_TOKEN or text_problem(token, MAX_TOKEN) is not None:
+        return unauthorized("invalid or revoked token")
     async with svc.read_sessions() as session:
-        principal = await authenticate(session, token.strip(), now=svc.clock())
+        principal = await authenticate(session, token, now=svc.clock())
     if principal is None:
-        return error(401, "invalid or revoked token")
+        return unauthorized("invalid or revoked token")
     request[PRINCIPAL] = principal
     try:
         return await handler(request)
@@ -81,32 +99,18 @@ def principal_of(request: web.Request) -> Principal:
 def require(request: web.Request, *roles: Role) -> Principal:
     principal = principal_of(request)
     if not principal.can(*roles):
-        raise web.HTTPForbidden(
-            text=json.dumps({"error": f"this needs the role {' or '.join(roles)}"}),
-            content_type="application/json")
+        raise ApiError(403, f"this needs the role {' or '.join(roles)}")
     return principal
 
 
-async def json_body(request: web.Request) -> Any:
-    try:
-        return await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise web.HTTPBadRequest(text=json.dumps({"error": "the body is not valid JSON"}),
-                                 content_type="application/json") from None
-
-
 def case_id_of(request: web.Request) -> int:
-    try:
-        return int(request.match_info["case_id"])
-    except ValueError:
-        raise web.HTTPNotFound(text=json.dumps({"error": "no such case"}),
-                               content_type="application/json") from None
+    return parse_id(request.match_info["case_id"])
 
 
 async def create_cases(request: web.Request) -> web.Response:
     principal = require(request, Role.ANALYST)
     svc = request.app[SERVICES]
-    body = await json_body(request)
+    body = await read_json(request)
     try:
         submission = parse_submission(body)
         async with svc.sessions() as session, session.begin():
@@ -125,7 +129,10 @@ async def get_cases(request: web.Request) -> web.Response:
     principal = require(request, Role.ANALYST)
     svc = request.app[SERVICES]
     try:
-        where = CaseFilter.parse(request.query)
+        where = CaseFilter(
+            status=request.query.get("status") or None,
+            limit=int_param(request.query, "limit", 100, low=1, high=MAX_PAGE),
+            offset=int_param(request.query, "offset", 0, low=0, high=MAX_ID))
     except QueryError as exc:
         return error(400, str(exc))
     async with svc.read_sessions() as session:
@@ -137,8 +144,7 @@ async def _visible_case(request: web.Request, session: AsyncSession) -> Case:
         return await visible_case(session, principal_of(request), case_id_of(request))
     except CaseNotFound:
         # Someone else's case looks exactly like no case at all.
-        raise web.HTTPNotFound(text=json.dumps({"error": "no such case"}),
-                               content_type="application/json") from None
+        raise ApiError(404, "no such case") from None
 
 
 async def get_case(request: web.Request) -> web.Response:
@@ -150,15 +156,19 @@ async def get_case(request: web.Request) -> web.Response:
     return web.json_response(data)
 
 
-async def _note(request: web.Request) -> str | None:
-    if not request.can_read_body:
+def _checked_note(body: Any) -> str | None:
+    if body is None:
         return None
-    body = await json_body(request)
-    note = body.get("note") if isinstance(body, dict) else None
-    if note is not None and not isinstance(note, str):
-        raise web.HTTPBadRequest(text=json.dumps({"error": "'note' must be a string"}),
-                                 content_type="application/json")
-    return note
+    if not isinstance(body, dict):
+        raise ApiError(400, "the body must be a JSON object")
+    try:
+        return clean_text(body.get("note"), "note", MAX_NOTE)
+    except ValueError as exc:
+        raise ApiError(400, str(exc)) from None
+
+
+async def _note(request: web.Request) -> str | None:
+    return _checked_note(await read_json(request, required=False))
 
 
 async def hold_case(request: web.Request) -> web.Response:
@@ -191,7 +201,7 @@ async def release_case(request: web.Request) -> web.Response:
 async def patch_facts(request: web.Request) -> web.Response:
     principal = require(request, Role.ANALYST)
     svc = request.app[SERVICES]
-    body = await json_body(request)
+    body = await read_json(request)
     async with svc.sessions() as session:
         async with session.begin():
             case = await _visible_case(request, session)
@@ -216,12 +226,8 @@ async def inbox(request: web.Request) -> web.Response:
 async def post_status(request: web.Request) -> web.Response:
     principal = require(request, Role.PARTNER, Role.ANALYST)
     svc = request.app[SERVICES]
-    body = await json_body(request)
-    if not isinstance(body, dict):
-        return error(400, "the body must be a JSON object")
-    note = body.get("note")
-    if note is not None and not isinstance(note, str):
-        return error(400, "'note' must be a string")
+    body = await read_json(request)
+    note = _checked_note(body)
     async with svc.sessions() as session, session.begin():
         case = await _visible_case(request, session)
         try:

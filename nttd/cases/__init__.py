@@ -30,6 +30,7 @@ from nttd.cases.lifecycle import (
     check_transition,
 )
 from nttd.cases.queries import (
+    MAX_PAGE,
     CaseFilter,
     CaseNotFound,
     QueryError,
@@ -41,10 +42,13 @@ from nttd.cases.queries import (
     visible_case,
 )
 from nttd.cases.reports import PARTNER_STATUSES, ReportError, report_status
+from nttd.cases.text import MAX_NOTE, clean_text, text_problem
 
 __all__ = [
     "CHECKED_STATUSES",
     "HOLDABLE",
+    "MAX_NOTE",
+    "MAX_PAGE",
     "MAX_URLS_PER_REQUEST",
     "OPEN_STATUSES",
     "PARTNER_STATUSES",
@@ -67,6 +71,7 @@ __all__ = [
     "case_summary",
     "case_times",
     "check_transition",
+    "clean_text",
     "hold",
     "list_cases",
     "may_see",
@@ -79,6 +84,7 @@ __all__ = [
     "schedule",
     "store_facts",
     "submit",
+    "text_problem",
     "transition",
     "visible_case",
 ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, insert, select, text
@@ -18,11 +18,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nttd.cases.lifecycle import CaseStatus
+from nttd.cases.text import LIMITS, clean_text, text_problem
 from nttd.models import OPEN_CASE_SQL, Case, Event
-from resolvers.urls import InvalidURL, canonicalize_url
+from resolvers.urls import MAX_URL_LENGTH, InvalidURL, canonicalize_url
 
 MAX_URLS_PER_REQUEST = 10_000
-MAX_FIELD = 200
+EARLIEST_INSTANT = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_INSTANT = datetime(9999, 1, 1, tzinfo=UTC)
+EARLIEST_CONFIRMATION = datetime(1990, 1, 1, tzinfo=UTC)  # before the web, nothing to confirm
+CLOCK_SKEW = timedelta(minutes=5)  # a confirmation a little ahead of our clock is accepted
 
 
 class IntakeError(ValueError):
@@ -63,11 +67,11 @@ def parse_submission(body: Any) -> Submission:
     if unknown:
         raise IntakeError(f"unknown field(s): {', '.join(sorted(unknown))}")
     fields: dict[str, str | None] = {}
-    for name in ("classification", "content_type", "reference"):
-        value = body.get(name)
-        if value is not None and (not isinstance(value, str) or len(value) > MAX_FIELD):
-            raise IntakeError(f"'{name}' must be a string of at most {MAX_FIELD} characters")
-        fields[name] = value.strip() or None if isinstance(value, str) else None
+    for name, limit in LIMITS.items():
+        try:
+            fields[name] = clean_text(body.get(name), name, limit)
+        except ValueError as exc:
+            raise IntakeError(str(exc)) from None
     confirmed_at = None
     if body.get("confirmed_at") is not None:
         confirmed_at = parse_instant(body["confirmed_at"], "confirmed_at")
@@ -79,15 +83,19 @@ def parse_submission(body: Any) -> Submission:
 
 
 def parse_instant(value: Any, name: str) -> datetime:
-    if not isinstance(value, str):
-        raise IntakeError(f"'{name}' must be an ISO-8601 string")
+    """An ISO-8601 date-time (UTC when it has no zone) between 1970 and 9999."""
+    if not isinstance(value, str) or len(value) > 64:
+        raise IntakeError(f"'{name}' must be an ISO-8601 date-time string")
     try:
         parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise IntakeError(f"'{name}': {value!r} is not an ISO-8601 date-time") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)  # a time without zone is taken as UTC
-    return parsed.astimezone(UTC)
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)  # a time without zone is taken as UTC
+        parsed = parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise IntakeError(f"'{name}': {value[:64]!r} is not an ISO-8601 date-time") from None
+    if not EARLIEST_INSTANT <= parsed <= LATEST_INSTANT:
+        raise IntakeError(f"'{name}' must be between 1970 and 9999")
+    return parsed
 
 
 async def submit(
@@ -100,15 +108,21 @@ async def submit(
     URL). A URL whose canonical form is already open comes back as a duplicate
     of that case and creates nothing.
     """
-    if submission.confirmed_at is not None and submission.confirmed_at > now:
+    confirmed = submission.confirmed_at
+    if confirmed is not None and confirmed > now + CLOCK_SKEW:
         raise IntakeError("'confirmed_at' is in the future")
+    if confirmed is not None and confirmed < EARLIEST_CONFIRMATION:
+        raise IntakeError("'confirmed_at' is before 1990: not a plausible confirmation")
     canon = []
     problems = []
     for index, raw in enumerate(submission.urls):
         try:
+            problem = text_problem(raw, MAX_URL_LENGTH)
+            if problem is not None:
+                raise InvalidURL(f"the URL must be {problem}")
             canon.append(canonicalize_url(raw))
         except InvalidURL as exc:
-            problems.append({"index": index, "url": raw, "reason": str(exc)})
+            problems.append({"index": index, "url": raw[:MAX_URL_LENGTH], "reason": str(exc)})
     if problems:
         raise IntakeError(f"{len(problems)} invalid URL(s); nothing was stored", problems)
     try:

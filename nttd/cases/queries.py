@@ -9,7 +9,6 @@ string values for machines, and defanged for people (`url_defanged`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -36,24 +35,18 @@ class QueryError(ValueError):
 
 @dataclass(frozen=True)
 class CaseFilter:
+    """Which cases to list, and which page (limit 1..MAX_PAGE, offset >= 0)."""
+
     status: str | None = None
     limit: int = 100
     offset: int = 0
 
-    @classmethod
-    def parse(cls, query: Mapping[str, str]) -> CaseFilter:
-        status = query.get("status") or None
-        if status is not None:
-            try:
-                status = CaseStatus(status).value
-            except ValueError:
-                raise QueryError(f"unknown status {status!r}") from None
-        try:
-            limit = min(int(query.get("limit", "100")), MAX_PAGE)
-            offset = max(int(query.get("offset", "0")), 0)
-        except ValueError:
-            raise QueryError("limit and offset must be integers") from None
-        return cls(status=status, limit=limit, offset=offset)
+    def __post_init__(self) -> None:
+        if self.status is not None and self.status not in set(CaseStatus):
+            allowed = ", ".join(s.value for s in CaseStatus)
+            raise QueryError(f"unknown status {self.status[:40]!r}; one of {allowed}")
+        if not 1 <= self.limit <= MAX_PAGE or self.offset < 0:
+            raise QueryError(f"limit must be 1 to {MAX_PAGE} and offset at least 0")
 
 
 def may_see(principal: Principal, case: Case) -> bool:

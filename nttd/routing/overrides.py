@@ -15,7 +15,15 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from nttd.cases import REROUTABLE, CaseStatus, record_event, store_facts
+from nttd.cases import (
+    MAX_NOTE,
+    REROUTABLE,
+    CaseStatus,
+    clean_text,
+    record_event,
+    store_facts,
+    text_problem,
+)
 from nttd.models import Case
 from nttd.routing.route import RoutingError, reroute
 from nttd.services import Services
@@ -45,13 +53,15 @@ def _check(kind: str, path: str, value: Any) -> Any:
             raise OverrideError(f"{path}: must be an AS number")
         return value
     if kind == "emails":
-        if not isinstance(value, list) or not all(
-            isinstance(v, str) and _EMAIL.match(v) for v in value
+        if not isinstance(value, list) or len(value) > 20 or not all(
+            isinstance(v, str) and text_problem(v, 320) is None and _EMAIL.match(v)
+            for v in value
         ):
-            raise OverrideError(f"{path}: must be a list of e-mail addresses")
+            raise OverrideError(f"{path}: must be a list of at most 20 e-mail addresses")
         return [v.strip() for v in value]
-    if not isinstance(value, str) or not value.strip() or len(value) > 200:
-        raise OverrideError(f"{path}: must be a non-empty string of at most 200 characters")
+    if (not isinstance(value, str) or not value.strip()
+            or text_problem(value, 200) is not None):
+        raise OverrideError(f"{path}: must be a non-empty text of at most 200 characters")
     return value.strip()
 
 
@@ -105,7 +115,10 @@ async def override_facts(
     if case.status not in REROUTABLE and case.status != CaseStatus.UNRESOLVABLE:
         raise OverrideError(f"a case that is {case.status} cannot be re-routed")
     facts, changes = apply_overrides(case.facts, body, actor=actor, now=now)
-    note = body.get("note") if isinstance(body.get("note"), str) else None
+    try:
+        note = clean_text(body.get("note"), "note", MAX_NOTE)
+    except ValueError as exc:
+        raise OverrideError(str(exc)) from None
     store_facts(case, facts)
     record_event(session, case.id, "facts_overridden", actor=actor, now=now, changes=changes,
                  note=note)
