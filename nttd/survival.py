@@ -1,0 +1,216 @@
+"""Kaplan-Meier survival of reported URLs, with Greenwood variance and confidence intervals.
+
+Standard library only. A case still online is right-censored at its current age. The input
+is grouped steps ``(duration, events, censored)`` as the database aggregates them (durations
+in the caller's unit, rounded first: near-unique float durations make as many steps as
+cases); :func:`group_samples` turns plain ``(duration, observed)`` samples into such steps.
+
+Definitions (``z`` is the normal quantile for the confidence level, 1.96 for 95%):
+
+* At each distinct event time ``t``: ``n`` cases at risk (durations >= t), ``d`` events.
+  At a tie, events come before censorings: a case censored at ``t`` is at risk at ``t``.
+* ``S(t) = prod (n - d) / n`` over event times <= t; ``S = 1`` before the first event.
+* Greenwood: ``v(t) = sum d / (n (n - d))`` and ``Var S(t) = S(t)**2 * v(t)``.
+* Band, by the log-log transform (the one of ``scipy.stats.ecdf(...).sf.confidence_interval(
+  method='log-log')``): ``se = sqrt(v) / |ln S|``, ``lower = S ** exp(z se)``,
+  ``upper = S ** exp(-z se)``. It stays inside [0, 1] without clipping.
+  Where ``S = 0`` (every case at risk removed, ``n = d``) the transform is undefined (scipy
+  returns NaN for both limits): the band there is ``[0, upper at the previous event time]``
+  (1 if none), so that a last lone removal does not look certain, and the variance is NaN.
+* Quantile ``p`` (the time by which a fraction p was removed): the first event time with
+  ``S <= 1 - p``. Its interval inverts the band (Brookmeyer-Crowley): the times at which
+  ``1 - p`` lies inside the band. Its lower limit is the first event time at which the LOWER
+  band is ``<= 1 - p``, its upper limit the first event time at which the UPPER band is
+  ``<= 1 - p``. A limit never reached is None (the quantile itself: "not reached within the
+  follow-up"; the upper limit: infinity). The lower band drops first, so lower <= quantile
+  <= upper always holds (the reverse assignment would exclude the estimate itself, and
+  would not give the textbook [1, inf) in the tests). Comparisons with ``1 - p`` allow
+  ``1e-12`` for rounding: 12 of 24 removed gives S = 0.5000000000000001, and 1 - 0.9 is
+  0.09999999999999998.
+* Share removed by ``t``: ``1 - S(t)`` with limits ``1 - upper(t)`` and ``1 - lower(t)``.
+  Beyond the longest observed duration the curve is unknown unless it already reached 0,
+  so a later ``t`` gives None.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import cached_property
+from statistics import NormalDist
+from typing import Any
+
+_TOLERANCE = 1e-12  # rounding allowance when comparing S or a band with 1 - p
+QUANTILES = {"median": 0.5, "p75": 0.75, "p90": 0.9}
+HORIZONS = {"24h": timedelta(hours=24), "72h": timedelta(hours=72), "7d": timedelta(days=7)}
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """The curve at one event time; it holds until the next event time."""
+
+    time: float
+    at_risk: int
+    events: int
+    survival: float
+    variance: float  # Greenwood; NaN where survival is 0
+    lower: float
+    upper: float
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    """A point estimate with its confidence limits; None: not reached / unknown / infinity."""
+
+    value: float | None
+    lower: float | None
+    upper: float | None
+
+    def as_dict(self) -> dict[str, float | None]:
+        return {"estimate": self.value, "lower": self.lower, "upper": self.upper}
+
+
+@dataclass(frozen=True)
+class Survival:
+    """A Kaplan-Meier curve: one :class:`Step` per event time, in time order."""
+
+    steps: tuple[Step, ...]
+    n: int
+    events: int
+    censored: int
+    last_time: float | None  # the longest duration observed (event or censored)
+    confidence: float
+
+    @cached_property
+    def _times(self) -> list[float]:
+        return [step.time for step in self.steps]
+
+    def at(self, t: float) -> tuple[float, float, float] | None:
+        """``(S, lower, upper)`` at time ``t``; None beyond the follow-up (see module doc)."""
+        reached_zero = bool(self.steps) and self.steps[-1].survival == 0.0
+        if (self.last_time is None or t > self.last_time) and not reached_zero:
+            return None
+        i = bisect.bisect_right(self._times, t)
+        if i == 0:
+            return (1.0, 1.0, 1.0)
+        step = self.steps[i - 1]
+        return (step.survival, step.lower, step.upper)
+
+    def quantile(self, p: float) -> Estimate:
+        """The time by which a fraction ``p`` was removed, with its interval (module doc)."""
+        if not 0.0 < p < 1.0:
+            raise ValueError(f"quantile p must be between 0 and 1 (exclusive), not {p}")
+        level = 1.0 - p + _TOLERANCE
+        value = lower = upper = None
+        for step in self.steps:
+            if lower is None and step.lower <= level:
+                lower = step.time
+            if value is None and step.survival <= level:
+                value = step.time
+            if step.upper <= level:
+                upper = step.time
+                break
+        return Estimate(value, lower, upper)
+
+    def share_removed_by(self, t: float) -> Estimate:
+        """``1 - S(t)`` with its interval; all None beyond the follow-up."""
+        point = self.at(t)
+        if point is None:
+            return Estimate(None, None, None)
+        survival, lower, upper = point
+        return Estimate(1.0 - survival, 1.0 - upper, 1.0 - lower)
+
+
+def group_samples(samples: Iterable[tuple[float, bool]]) -> list[tuple[float, int, int]]:
+    """``(duration, observed)`` samples as ``(duration, events, censored)`` steps."""
+    counts = Counter(samples)
+    grouped: dict[float, list[int]] = {}
+    for (duration, observed), count in counts.items():
+        pair = grouped.setdefault(duration, [0, 0])
+        pair[0 if observed else 1] += count
+    return [(duration, e, c) for duration, (e, c) in grouped.items()]
+
+
+def kaplan_meier(
+    steps: Iterable[tuple[float, int, int]], *, confidence: float = 0.95
+) -> Survival:
+    """The Kaplan-Meier estimate from ``(duration, events, censored)`` steps.
+
+    Steps may come in any order and may repeat a duration (they are merged). Raises
+    ValueError for a negative or non-finite duration or a negative count.
+    """
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be between 0 and 1 (exclusive), not {confidence}")
+    merged: dict[float, list[int]] = {}
+    for duration, events, censored in steps:
+        if not (math.isfinite(duration) and duration >= 0):
+            raise ValueError(f"a duration must be finite and >= 0, not {duration!r}")
+        if events < 0 or censored < 0:
+            raise ValueError(f"counts must be >= 0, not {events} events, {censored} censored")
+        pair = merged.setdefault(float(duration), [0, 0])
+        pair[0] += events
+        pair[1] += censored
+    total_events = sum(e for e, _ in merged.values())
+    total_censored = sum(c for _, c in merged.values())
+    at_risk = total_events + total_censored
+    z = NormalDist().inv_cdf(0.5 + confidence / 2.0)
+    survival, greenwood, upper = 1.0, 0.0, 1.0
+    curve: list[Step] = []
+    for time in sorted(merged):
+        events, censored = merged[time]
+        if events:
+            survival *= (at_risk - events) / at_risk
+            if events < at_risk:
+                greenwood += events / (at_risk * (at_risk - events))
+                scale = math.exp(z * math.sqrt(greenwood) / -math.log(survival))
+                lower, upper = survival**scale, survival ** (1.0 / scale)
+                variance = survival * survival * greenwood
+            else:  # every case at risk removed: S = 0, log-log undefined (module doc)
+                survival, lower, variance = 0.0, 0.0, math.nan
+            curve.append(Step(time, at_risk, events, survival, variance, lower, upper))
+        at_risk -= events + censored
+    return Survival(
+        steps=tuple(curve),
+        n=total_events + total_censored,
+        events=total_events,
+        censored=total_censored,
+        last_time=max(merged) if merged else None,
+        confidence=confidence,
+    )
+
+
+def summarise(
+    steps: Iterable[tuple[float, int, int]],
+    *,
+    unit: timedelta,
+    min_cases: int = 10,
+    confidence: float = 0.95,
+) -> dict[str, Any]:
+    """A JSON-ready summary (no inf or NaN: None) of removal times given as steps.
+
+    ``unit`` is the length of the caller's time unit (``timedelta(minutes=1)`` for durations
+    in minutes); quantiles are reported in that unit. With fewer than ``min_cases`` cases,
+    ``too_few`` is true and every estimate is None rather than noise.
+    """
+    if unit <= timedelta(0):
+        raise ValueError(f"unit must be a positive duration, not {unit}")
+    curve = kaplan_meier(steps, confidence=confidence)
+    too_few = curve.n < min_cases
+    summary: dict[str, Any] = {
+        "n": curve.n,
+        "events": curve.events,
+        "censored": curve.censored,
+        "too_few": too_few,
+        "min_cases": min_cases,
+        "confidence": confidence,
+    }
+    for name, p in QUANTILES.items():
+        summary[name] = None if too_few else curve.quantile(p).as_dict()
+    for name, horizon in HORIZONS.items():
+        share = curve.share_removed_by(horizon / unit)
+        summary[f"removed_by_{name}"] = None if too_few else share.as_dict()
+    return summary
