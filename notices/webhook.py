@@ -27,6 +27,7 @@ import aiohttp
 
 from notices.errors import DeliveryError
 
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 SIGNATURE_HEADER = "X-NTTD-Signature"
 _SIGNATURE_PREFIX = "sha256="
 _ANSWER_LIMIT = 4096  # bytes of the receiver's answer kept for an error message
@@ -84,10 +85,16 @@ async def post_webhook(
     session: aiohttp.ClientSession,
     *,
     timeout: float = 15.0,  # noqa: ASYNC109 -- agreed API; becomes aiohttp's ClientTimeout
+    idempotency_key: str | None = None,
 ) -> int:
-    """POST the signed payload to `url`; return the 2xx status or raise DeliveryError."""
+    """POST the signed payload to `url`; return the 2xx status or raise DeliveryError.
+
+    `idempotency_key` is sent as the `Idempotency-Key` header: the same on every
+    attempt of one notice, so a receiver can drop a repeat after a crash."""
     body = encode_payload(payload)
     headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(body, secret)}
+    if idempotency_key is not None:
+        headers[IDEMPOTENCY_HEADER] = idempotency_key
     try:
         async with session.post(
             url,

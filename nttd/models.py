@@ -140,8 +140,11 @@ class Notice(Base):
     recipient_name: Mapped[str] = mapped_column(String(200))
     hotline_id: Mapped[int | None] = mapped_column(ForeignKey("hotlines.id"))
     language: Mapped[str] = mapped_column(String(16), default="en")
-    # queued | sent | failed | cancelled
+    # queued | sending | sent | failed | cancelled (nttd.outbox.NoticeStatus)
     status: Mapped[str] = mapped_column(String(20), index=True)
+    # Fixed before the first send; a re-send after a crash carries the same one, so
+    # the recipient (and the webhook, as Idempotency-Key) can tell it is the same notice.
+    message_id: Mapped[str | None] = mapped_column(String(255))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     last_error: Mapped[str | None] = mapped_column(Text)

@@ -10,11 +10,13 @@ taken out of a notice before it is sent (they are queued again on release).
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import secrets
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notices.errors import DeliveryError, NoticeError
@@ -36,17 +38,29 @@ def retry_delay(attempts: int, schedule: Sequence[timedelta]) -> timedelta:
 
 
 async def deliver_due_notices(svc: Services, *, limit: int = 20) -> int:
-    """Deliver the notices that are due; returns how many were attempted."""
+    """Deliver the notices that are due; returns how many were attempted.
+
+    A notice left `sending` by a worker that died is claimed again once its lease
+    has expired. One notice that cannot be handled is logged and retried later;
+    it never holds up the others."""
     now = svc.clock()
     async with svc.sessions() as session, session.begin():
         ids = await claim(
             session, Notice,
-            where=[Notice.status == NoticeStatus.QUEUED, Notice.next_attempt_at <= now],
+            where=[or_(and_(Notice.status == NoticeStatus.QUEUED,
+                            Notice.next_attempt_at <= now),
+                        Notice.status == NoticeStatus.SENDING)],
             order_by=Notice.next_attempt_at, limit=limit, owner=svc.worker_id, now=now,
             lease_until=now + svc.settings.lease_duration,
         )
     for notice_id in ids:
-        await _deliver_one(svc, notice_id)
+        try:
+            await _deliver_one(svc, notice_id)
+        except Exception as exc:  # one notice never stops the round
+            log.exception("notice %s: delivery step failed", notice_id)
+            with contextlib.suppress(Exception):
+                await _record_failure(svc, notice_id, f"internal error: {exc}"[:500],
+                                      temporary=True)
     return len(ids)
 
 
@@ -57,13 +71,35 @@ async def _sender(session: AsyncSession, svc: Services) -> Party:
     return Party(name=name, email=svc.settings.notice_from, country=country)
 
 
-async def _deliver_one(svc: Services, notice_id: int) -> None:
+def _message_id(notice_id: int, domain: str) -> str:
+    return f"<nttd-notice-{notice_id}.{secrets.token_hex(8)}@{domain}>"
+
+
+def _domain(svc: Services) -> str:
+    sender = svc.settings.notice_from or ""
+    return sender.rpartition("@")[2] or "nttd.invalid"
+
+
+async def _prepare(svc: Services, notice_id: int) -> tuple[RenderedNotice, str | None] | None:
+    """Render the notice and commit it as `sending` (or, for a notice a dead worker
+    left `sending`, take what it rendered then). None: nothing to send."""
     now = svc.clock()
     async with svc.sessions() as session, session.begin():
         notice = await session.get(Notice, notice_id)
-        if (notice is None or notice.lease_owner != svc.worker_id
-                or notice.status != NoticeStatus.QUEUED):
-            return
+        if notice is None or notice.lease_owner != svc.worker_id:
+            return None
+        secret = None
+        if notice.hotline_id is not None:
+            hotline = await session.get(Hotline, notice.hotline_id)
+            secret = hotline.webhook_secret if hotline is not None else None
+        if notice.status == NoticeStatus.SENDING and notice.payload is not None:
+            log.warning("notice %s was being sent when its worker stopped: sending it again "
+                        "with the same Message-ID", notice_id)
+            return RenderedNotice(kind=notice.recipient_kind, language=notice.language,
+                                  subject=notice.subject or "", body=notice.body or "",
+                                  payload=notice.payload), secret
+        if notice.status != NoticeStatus.QUEUED:
+            return None
         cases = list(
             await session.scalars(
                 select(Case).join(NoticeCase, NoticeCase.case_id == Case.id)
@@ -80,28 +116,40 @@ async def _deliver_one(svc: Services, notice_id: int) -> None:
         if not active:
             _set_status(notice, NoticeStatus.CANCELLED)
             notice.lease_owner = notice.lease_until = None
-            return
-        secret = None
-        if notice.hotline_id is not None:
-            hotline = await session.get(Hotline, notice.hotline_id)
-            secret = hotline.webhook_secret if hotline is not None else None
+            return None
         sender = await _sender(session, svc)
-    try:
-        rendered = svc.renderer.render(
-            notice.recipient_kind, notice.language,
-            items=[_item(c) for c in active],
-            sender=sender,
-            recipient=Party(name=notice.recipient_name,
-                            email=notice.address if notice.channel == "email" else None),
-            now=now,
-        )
-    except (NoticeError, ValueError) as exc:
-        # A template problem does not heal by waiting: fail loudly, keep the cases.
-        await _record_failure(svc, notice_id, f"cannot render the notice: {exc}",
-                              temporary=False)
+        try:
+            rendered = svc.renderer.render(
+                notice.recipient_kind, notice.language,
+                items=[_item(c) for c in active],
+                sender=sender,
+                recipient=Party(name=notice.recipient_name,
+                                email=notice.address if notice.channel == "email" else None),
+                now=now,
+            )
+        except (NoticeError, ValueError) as exc:
+            # A template problem does not heal by waiting: fail loudly, keep the cases.
+            error = f"cannot render the notice: {exc}"
+            _fail(session, notice, [c.id for c in active], error, now)
+            return None
+        _set_status(notice, NoticeStatus.SENDING)
+        notice.message_id = notice.message_id or _message_id(notice.id, _domain(svc))
+        notice.subject, notice.body, notice.payload = (
+            rendered.subject, rendered.body, rendered.payload)
+    return rendered, secret
+
+
+async def _deliver_one(svc: Services, notice_id: int) -> None:
+    prepared = await _prepare(svc, notice_id)
+    if prepared is None:
         return
+    rendered, secret = prepared
+    async with svc.sessions() as session:
+        notice = await session.get(Notice, notice_id)
+        assert notice is not None and notice.message_id is not None
+        channel, address, message_id = notice.channel, notice.address, notice.message_id
     try:
-        await _send(svc, notice.channel, notice.address, rendered, secret)
+        await _send(svc, channel, address, rendered, secret, message_id)
     except DeliveryError as exc:
         await _record_failure(svc, notice_id, str(exc), temporary=exc.temporary)
         return
@@ -112,15 +160,13 @@ async def _deliver_one(svc: Services, notice_id: int) -> None:
         _set_status(notice, NoticeStatus.SENT)
         notice.sent_at = sent_at
         notice.attempts += 1
-        notice.subject, notice.body, notice.payload = (
-            rendered.subject, rendered.body, rendered.payload)
         notice.last_error = None
         notice.lease_owner = notice.lease_until = None
-        for case in active:
-            fresh = await session.get(Case, case.id)
-            assert fresh is not None
-            if fresh.first_notice_at is None or fresh.first_notice_at > sent_at:
-                fresh.first_notice_at = sent_at
+        case_ids = list(await session.scalars(
+            select(NoticeCase.case_id).where(NoticeCase.notice_id == notice_id)))
+        for case in await session.scalars(select(Case).where(Case.id.in_(case_ids))):
+            if case.first_notice_at is None or case.first_notice_at > sent_at:
+                case.first_notice_at = sent_at
             record_event(session, case.id, "notice_sent", actor=SYSTEM, now=sent_at,
                          notice_id=notice_id, recipient_kind=notice.recipient_kind,
                          channel=notice.channel, address=notice.address)
@@ -144,13 +190,15 @@ def _item(case: Case) -> NoticeItem:
 
 
 async def _send(
-    svc: Services, channel: str, address: str, rendered: RenderedNotice, secret: str | None
+    svc: Services, channel: str, address: str, rendered: RenderedNotice, secret: str | None,
+    message_id: str,
 ) -> None:
     if channel == "webhook":
         if not secret:
             raise DeliveryError("the partner has a webhook_url but no webhook_secret",
                                 temporary=False)
-        await post_webhook(address, rendered.payload, secret, svc.http)
+        await post_webhook(address, rendered.payload, secret, svc.http,
+                           idempotency_key=message_id)
         return
     if svc.smtp is None:
         raise DeliveryError("no SMTP server configured (NTTD_SMTP_URL); notice stays queued",
@@ -158,6 +206,7 @@ async def _send(
     if not svc.settings.notice_from:
         raise DeliveryError("no sender address configured (NTTD_NOTICE_FROM)", temporary=True)
     message = build_message(rendered, from_addr=svc.settings.notice_from, to_addrs=[address])
+    message.replace_header("Message-ID", message_id)  # the same on every attempt
     await send_message(message, svc.smtp)
 
 
@@ -165,20 +214,32 @@ async def _record_failure(svc: Services, notice_id: int, error: str, *, temporar
     now = svc.clock()
     async with svc.sessions() as session, session.begin():
         notice = await session.get(Notice, notice_id)
-        assert notice is not None
-        notice.attempts += 1
-        notice.last_error = error
+        if notice is None or notice.status not in (NoticeStatus.QUEUED, NoticeStatus.SENDING):
+            return
         notice.lease_owner = notice.lease_until = None
         if temporary:
+            notice.attempts += 1
+            notice.last_error = error
+            if notice.status == NoticeStatus.SENDING:
+                _set_status(notice, NoticeStatus.QUEUED)
             notice.next_attempt_at = now + retry_delay(
                 notice.attempts, svc.settings.notice_retry_schedule)
             log.warning("notice %s not delivered (attempt %s), will retry: %s",
                         notice_id, notice.attempts, error)
             return
-        _set_status(notice, NoticeStatus.FAILED)
-        log.error("notice %s failed permanently: %s", notice_id, error)
-        case_ids = await session.scalars(
-            select(NoticeCase.case_id).where(NoticeCase.notice_id == notice_id))
-        for case_id in case_ids:
-            record_event(session, case_id, "notice_failed", actor=SYSTEM, now=now,
-                         notice_id=notice_id, error=error)
+        case_ids = list(await session.scalars(
+            select(NoticeCase.case_id).where(NoticeCase.notice_id == notice_id)))
+        _fail(session, notice, case_ids, error, now)
+
+
+def _fail(session: AsyncSession, notice: Notice, case_ids: Sequence[int], error: str,
+          now: datetime) -> None:
+    """A permanent failure: the notice is failed and each of its cases says so."""
+    notice.attempts += 1
+    notice.last_error = error
+    notice.lease_owner = notice.lease_until = None
+    _set_status(notice, NoticeStatus.FAILED)
+    log.error("notice %s failed permanently: %s", notice.id, error)
+    for case_id in case_ids:
+        record_event(session, case_id, "notice_failed", actor=SYSTEM, now=now,
+                     notice_id=notice.id, error=error)

@@ -1,10 +1,15 @@
 """The notice lifecycle: states, and the one place where their changes are checked.
 
-    queued → sent
-       │  → failed      (permanently: a template error, a refused address)
-       └  → cancelled   (every case it carried went on hold or was withdrawn)
+    queued → sending → sent
+       │        ├────→ queued    (a temporary failure: tried again later)
+       │        └────→ failed    (a permanent failure: a refused address)
+       ├──────────────→ failed   (a template error)
+       └──────────────→ cancelled (every case it carried went on hold)
 
-A temporary failure leaves a notice queued with a later `next_attempt_at`.
+`sending` is committed before the notice is handed to SMTP or the webhook, and
+`sent` right after, one notice per transaction: a worker killed in between
+leaves only that notice in `sending`; when its lease expires another worker sends
+it again, with the same Message-ID (the webhook: the same Idempotency-Key).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from enum import StrEnum
 
 class NoticeStatus(StrEnum):
     QUEUED = "queued"        # gathering cases, or waiting for its (next) attempt
+    SENDING = "sending"      # rendered and being handed over; sent again if the worker died
     SENT = "sent"            # handed to the SMTP server or accepted by the webhook
     FAILED = "failed"        # failed permanently; its cases carry a notice_failed event
     CANCELLED = "cancelled"  # nothing left to send: its cases were held or withdrawn
@@ -25,7 +31,8 @@ class InvalidNoticeTransition(ValueError):
 
 _N = NoticeStatus
 TRANSITIONS: dict[NoticeStatus, frozenset[NoticeStatus]] = {
-    _N.QUEUED: frozenset({_N.SENT, _N.FAILED, _N.CANCELLED}),
+    _N.QUEUED: frozenset({_N.SENDING, _N.FAILED, _N.CANCELLED}),
+    _N.SENDING: frozenset({_N.SENT, _N.QUEUED, _N.FAILED}),
     _N.SENT: frozenset(),
     _N.FAILED: frozenset(),
     _N.CANCELLED: frozenset(),

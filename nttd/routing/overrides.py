@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from nttd.cases import (
     MAX_NOTE,
     REROUTABLE,
+    CaseFacts,
     CaseStatus,
     clean_text,
     record_event,
@@ -119,11 +120,12 @@ async def override_facts(
         note = clean_text(body.get("note"), "note", MAX_NOTE)
     except ValueError as exc:
         raise OverrideError(str(exc)) from None
+    previous = CaseFacts.from_json(case.facts)
     store_facts(case, facts)
     record_event(session, case.id, "facts_overridden", actor=actor, now=now, changes=changes,
                  note=note)
     try:
-        await reroute(session, svc, case, actor=actor, now=now)
+        await reroute(session, svc, case, actor=actor, now=now, previous=previous)
     except RoutingError as exc:
         raise OverrideError(str(exc)) from None
     return changes

@@ -62,14 +62,21 @@ async def route_case(session: AsyncSession, svc: Services, case: Case, *, now: d
 
 
 async def reroute(
-    session: AsyncSession, svc: Services, case: Case, *, actor: str, now: datetime
-) -> None:
+    session: AsyncSession, svc: Services, case: Case, *, actor: str, now: datetime,
+    previous: CaseFacts | None = None,
+) -> bool:
     """Route a case again from its (corrected) facts; unsent notices are withdrawn.
-    RoutingError when nobody could be notified."""
-    await withdraw_queued(session, case)
+    RoutingError when nobody could be notified. With the `previous` facts, a route
+    that keeps the same hotline and recipients changes nothing and sends nothing
+    (False is returned; a `route_kept` event says so)."""
     route = await route_for(session, svc, CaseFacts.from_json(case.facts))
     if route.kind == "none":
         raise RoutingError(f"still no one to notify: {route.reason}")
+    if (previous is not None and case.status != CaseStatus.UNRESOLVABLE
+            and (await route_for(session, svc, previous)).who() == route.who()):
+        record_event(session, case.id, "route_kept", actor=actor, now=now, reason=route.reason)
+        return False
+    await withdraw_queued(session, case)
     if case.status == CaseStatus.UNRESOLVABLE:
         transition(session, case, CaseStatus.RESOLVED, actor=actor, now=now,
                    reason="facts corrected by an analyst")
@@ -81,6 +88,7 @@ async def reroute(
                                      batch_window=svc.settings.notice_batch_window)
     record_event(session, case.id, "rerouted", actor=actor, now=now, reason=route.reason,
                  hotline=route.hotline_code, notices=notice_ids)
+    return True
 
 
 async def release_case(

@@ -10,9 +10,13 @@ def test_every_notice_status_has_transitions_declared() -> None:
     assert set(TRANSITIONS) == set(NoticeStatus)
 
 
-def test_a_queued_notice_ends_sent_failed_or_cancelled() -> None:
-    for end in (NoticeStatus.SENT, NoticeStatus.FAILED, NoticeStatus.CANCELLED):
+def test_a_notice_is_sending_before_it_is_sent() -> None:
+    for end in (NoticeStatus.SENDING, NoticeStatus.FAILED, NoticeStatus.CANCELLED):
         assert check_notice_transition("queued", end) is end
+    for end in (NoticeStatus.SENT, NoticeStatus.QUEUED, NoticeStatus.FAILED):
+        assert check_notice_transition("sending", end) is end
+    with pytest.raises(InvalidNoticeTransition, match="cannot become sent"):
+        check_notice_transition("queued", NoticeStatus.SENT)
 
 
 def test_a_sent_notice_is_final_and_the_error_says_so() -> None:
