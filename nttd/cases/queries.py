@@ -138,7 +138,8 @@ async def case_detail(
         },
         "checks": [
             {"checked_at": iso(c.checked_at), "verdict": c.verdict, "status_code": c.status_code,
-             "method": c.method, "location": c.location, "peer_ip": c.peer_ip,
+             "method": c.method, "location": c.location,
+             "location_defanged": defang(c.location) if c.location else None, "peer_ip": c.peer_ip,
              "latency_ms": c.latency_ms, "error": c.error}
             for c in await session.scalars(
                 select(Check).where(Check.case_id == case.id).order_by(Check.id))

@@ -31,6 +31,7 @@ toward removal by default (`NTTD_REMOVAL_VERDICTS`).
 from __future__ import annotations
 
 import asyncio
+import re
 import ssl
 import time
 from collections.abc import Callable
@@ -153,9 +154,26 @@ class _Answer:
     peer_ip: str | None
 
 
+MAX_HEADER_TEXT = 2048  # a recorded header value is cut here (with a marker)
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
+def safe_header_text(value: str | None, limit: int = MAX_HEADER_TEXT) -> str | None:
+    """A header value as it can be stored and shown: bytes that were not UTF-8
+    (aiohttp hands them over as surrogate escapes) written as \\xNN, control and
+    direction-changing characters escaped, and at most `limit` characters."""
+    if value is None:
+        return None
+    text = value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    text = _UNSAFE.sub(lambda m: m.group(0).encode("unicode_escape").decode("ascii"), text)
+    if len(text) > limit:
+        text = text[:limit] + f"...[{len(text) - limit} more characters]"
+    return text
+
+
 def _short(exc: BaseException | str) -> str:
     text = exc if isinstance(exc, str) else (str(exc) or type(exc).__name__)
-    text = " ".join(text.split())
+    text = " ".join((safe_header_text(text, 400) or "").split())
     return text if len(text) <= 200 else text[:197] + "..."
 
 
@@ -267,7 +285,7 @@ class Checker:
             return _Answer(
                 method=method,
                 status=resp.status,
-                location=resp.headers.get("Location"),
+                location=safe_header_text(resp.headers.get("Location")),
                 peer_ip=resp.peer_ip,
             )
         finally:

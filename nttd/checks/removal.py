@@ -25,6 +25,7 @@ claimed cases' leases expire and they are checked again).
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -47,6 +48,7 @@ __all__ = [
     "record_outcomes",
 ]
 
+log = logging.getLogger(__name__)
 SYSTEM = "system:checker"
 MARK_FIRST_ONLINE = "first_online"
 MARK_REMOVAL = "removal"
@@ -70,7 +72,46 @@ async def record_outcomes(
 
     Only cases this worker still holds the lease on are touched (locked on
     PostgreSQL, so a worker that took over an expired lease cannot interleave).
+    If the batch cannot be written, each outcome is written on its own, and one
+    that still fails is set aside (`set_aside`): it never takes the others down.
     """
+    try:
+        return await _record_batch(svc, outcomes, rng=rng)
+    except Exception:
+        if len(outcomes) > 1:
+            log.warning("could not record %d checks together; recording them one by one",
+                        len(outcomes), exc_info=True)
+    recorded = 0
+    for outcome in outcomes:
+        try:
+            recorded += await _record_batch(svc, [outcome], rng=rng)
+        except Exception as exc:
+            log.exception("case %s: could not record its check; retried later",
+                          outcome.case_id)
+            await set_aside(svc, outcome.case_id, f"could not record a check: {exc}")
+    return recorded
+
+
+async def set_aside(svc: Services, case_id: int, error: str) -> None:
+    """A case whose result could not be recorded: its lease is released and it is
+    checked again only after the longest step of the re-check schedule (a backoff),
+    with the error kept in `last_error`. Best effort: if even this fails, its lease
+    expires and it is claimed again."""
+    now = svc.clock()
+    try:
+        async with svc.sessions() as session, session.begin():
+            await session.execute(
+                update(Case).where(Case.id == case_id, Case.lease_owner == svc.worker_id)
+                .values(lease_owner=None, lease_until=None, last_error=error[:500],
+                        next_check_at=now + max(svc.settings.recheck_schedule))
+                .execution_options(synchronize_session=False))
+    except Exception:
+        log.exception("case %s: could not set it aside either", case_id)
+
+
+async def _record_batch(
+    svc: Services, outcomes: Sequence[Outcome], *, rng: random.Random
+) -> int:
     by_id = {o.case_id: o for o in outcomes}
     if not by_id:
         return 0

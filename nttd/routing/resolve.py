@@ -10,6 +10,7 @@ transaction. "Could not find out" (SERVFAIL, timeouts) puts it back to
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -21,6 +22,7 @@ from nttd.routing.route import SYSTEM, route_case
 from nttd.services import Services
 from resolvers.resolve import Resolution, resolve_url
 
+log = logging.getLogger(__name__)
 MAX_RESOLVE_ATTEMPTS = 8
 
 
@@ -47,11 +49,35 @@ async def resolve_due_cases(svc: Services, *, limit: int = 20, concurrency: int 
 
     async def one(case_id: int, url: str) -> None:
         async with gate:
-            resolution = await resolve_url(url, svc.resolver_context)
-            await store_resolution(svc, case_id, resolution)
+            try:
+                resolution = await resolve_url(url, svc.resolver_context)
+                await store_resolution(svc, case_id, resolution)
+            except Exception as exc:  # one case never takes the others down
+                log.exception("case %s: could not resolve or store it; retried later", case_id)
+                await _set_aside(svc, case_id, f"could not resolve: {exc}")
 
     await asyncio.gather(*(one(case_id, url) for case_id, url in jobs))
     return len(jobs)
+
+
+async def _set_aside(svc: Services, case_id: int, error: str) -> None:
+    """Back to `received` with a backoff (best effort: else its lease expires)."""
+    now = svc.clock()
+    try:
+        async with svc.sessions() as session, session.begin():
+            case = await session.get(Case, case_id)
+            if case is None or case.lease_owner != svc.worker_id:
+                return
+            case.lease_owner = case.lease_until = None
+            if case.status != CaseStatus.RESOLVING:
+                return
+            case.resolve_attempts += 1
+            case.last_error = error[:500]
+            transition(session, case, CaseStatus.RECEIVED, actor=SYSTEM, now=now,
+                       reason="retry later: " + case.last_error)
+            case.next_resolve_at = now + resolve_backoff(case.resolve_attempts)
+    except Exception:
+        log.exception("case %s: could not set it aside either", case_id)
 
 
 async def store_resolution(svc: Services, case_id: int, resolution: Resolution) -> None:
