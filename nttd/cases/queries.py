@@ -20,7 +20,7 @@ from notices.defang import defang
 from nttd.auth import Principal, Role
 from nttd.cases.clocks import case_times
 from nttd.cases.lifecycle import CaseStatus
-from nttd.models import Case, Check, Event, Hotline, Notice, NoticeCase
+from nttd.models import Case, Check, Event, Hotline, Notice, NoticeCase, User
 
 MAX_PAGE = 1000
 
@@ -116,8 +116,63 @@ def case_summary(case: Case) -> dict[str, Any]:
 async def case_detail(
     session: AsyncSession, case: Case, principal: Principal, *, now: datetime
 ) -> dict[str, Any]:
-    """Everything about a case that `principal` may see (partners: no notices)."""
-    include_notices = principal.can(Role.ANALYST)
+    """Everything about a case that `principal` may see.
+
+    Analysts (and admins) see it all. A partner hotline sees what it needs to act:
+    the URL, the hosting facts (without who corrected them), the checks and the
+    clocks, its own events in full, and of the rest only the milestones (received,
+    status changes, reappearance, moves) without their details: never another
+    partner's identity, contact or notes, nor the analysts' notes, notices or errors.
+    """
+    if principal.can(Role.ANALYST):
+        return await _full_detail(session, case, now=now)
+    data = await _full_detail(session, case, now=now, with_notices=False)
+    data.pop("last_error", None)
+    data["facts"] = _facts_for_partner(case.facts)
+    own_actors = {f"user:{name}" for name in await session.scalars(
+        select(User.name).where(User.hotline_id == principal.hotline_id))}
+    data["timeline"] = [view for view in (_event_for_partner(e, own_actors)
+                                          for e in data["timeline"]) if view is not None]
+    return data
+
+
+# What a partner sees of the events of others: the kind, when, and these keys.
+PARTNER_MILESTONES: dict[str, tuple[str, ...]] = {
+    "received": (),
+    "status": ("old", "new"),
+    "resolved": (),
+    "moved": ("old", "new"),
+    "reappeared": ("removed_at",),
+}
+
+
+def _event_for_partner(event: dict[str, Any], own_actors: set[str]) -> dict[str, Any] | None:
+    if event["actor"] in own_actors:
+        return event
+    keys = PARTNER_MILESTONES.get(event["kind"])
+    if keys is None:
+        return None
+    data = event["data"] or {}
+    actor = event["actor"] if str(event["actor"]).startswith("system:") else "hotline"
+    return {"at": event["at"], "actor": actor, "kind": event["kind"],
+            "data": {k: data[k] for k in keys if k in data} or None}
+
+
+def _facts_for_partner(facts: dict[str, Any] | None) -> dict[str, Any] | None:
+    if facts is None:
+        return None
+    shown = dict(facts)
+    shown["provenance"] = {
+        path: {k: v for k, v in origin.items() if not (origin.get("source") == "manual"
+                                                       and k == "detail")}
+        for path, origin in (facts.get("provenance") or {}).items() if isinstance(origin, dict)
+    }
+    return shown
+
+
+async def _full_detail(
+    session: AsyncSession, case: Case, *, now: datetime, with_notices: bool = True
+) -> dict[str, Any]:
     data = case_summary(case)
     hotline = (await session.get(Hotline, case.route_hotline_id)
                if case.route_hotline_id is not None else None)
@@ -150,7 +205,7 @@ async def case_detail(
                 select(Event).where(Event.case_id == case.id).order_by(Event.id))
         ],
     })
-    if include_notices:
+    if with_notices:
         data["notices"] = [
             {"id": n.id, "recipient_kind": n.recipient_kind, "channel": n.channel,
              "address": n.address, "status": n.status, "attempts": n.attempts,
