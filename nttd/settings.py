@@ -11,7 +11,6 @@ names the variable.
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import os
 import re
 import tomllib
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from nttd.verdicts import Verdict
+from resolvers.dns import parse_nameservers
 
 
 class SettingsError(ValueError):
@@ -78,17 +78,9 @@ def _country(text: str) -> str | None:
 
 
 def _dns_servers(text: str) -> tuple[str, ...]:
-    servers = tuple(part.strip() for part in text.split(",") if part.strip())
-    for server in servers:
-        host = server
-        if server.startswith("["):
-            host = server[1 : server.index("]")] if "]" in server else server
-        elif server.count(":") == 1:
-            host, port = server.split(":")
-            if not port.isdigit() or not 0 < int(port) < 65536:
-                raise ValueError(f"{server!r}: bad port")
-        ipaddress.ip_address(host)  # raises ValueError with a clear message
-    return servers
+    """The entries as written; `parse_nameservers` raises a clear ValueError for a bad one."""
+    parse_nameservers(text)
+    return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
 def _flag(text: str) -> bool:
@@ -174,7 +166,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("home_country", "NTTD_HOME_COUNTRY", "", _country,
             "ISO 3166 alpha-2 country of the operating hotline."),
     Setting("dns_servers", "NTTD_DNS_SERVERS", "", _dns_servers,
-            "Comma list of ip[:port] DNS resolvers; empty means the system resolver."),
+            "Comma list of DNS resolvers: ip, ip:port, v6 or [v6]:port (port 53 unless "
+            "given); empty means the system resolver."),
     Setting("rdap_bootstrap", "NTTD_RDAP_BOOTSTRAP", "", _optional,
             "URL or directory holding IANA dns.json, ipv4.json, ipv6.json, asn.json; "
             "empty means the bundled snapshot."),

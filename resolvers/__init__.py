@@ -4,6 +4,7 @@ A leaf library (it imports nothing from nttd or notices). One small module per
 fact, each exporting a function and a frozen result dataclass:
 
     urls      canonicalize_url -> CanonicalURL     (InvalidURL on bad input)
+    addresses non_public_reason, is_public_address (the one address policy)
     domain    registered_domain                    (bundled Public Suffix List)
     dns       make_resolver, resolve_addresses -> DnsAnswer
     asn       lookup_asn -> AsnInfo                (Team Cymru over DNS)
@@ -19,6 +20,7 @@ The outside world (DNS resolver, HTTP session, clock) is always injected.
 
 from __future__ import annotations
 
+from resolvers.addresses import is_public_address, non_public_reason
 from resolvers.asn import AsnInfo, lookup_asn
 from resolvers.cache import FactCache, Inflight, MemoryFactCache
 from resolvers.cdn import Cdn, detect_cdn
@@ -61,8 +63,10 @@ __all__ = [
     "ResolverError",
     "canonicalize_url",
     "detect_cdn",
+    "is_public_address",
     "lookup_asn",
     "make_resolver",
+    "non_public_reason",
     "private_reason",
     "rdap_domain",
     "rdap_ip",

@@ -17,15 +17,18 @@ error); ``combine`` joins the A and AAAA answers. Unicode (IDN) hosts are
 IDNA-encoded before they are asked about.
 
 The resolver is injected: ``make_resolver`` builds one from the
-``NTTD_DNS_SERVERS`` list (explicit servers never read ``/etc/resolv.conf``).
+``NTTD_DNS_SERVERS`` list, read by ``parse_nameservers`` (explicit servers never
+read ``/etc/resolv.conf``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import dns.asyncresolver
 import dns.exception
@@ -35,8 +38,9 @@ import dns.nameserver
 import dns.resolver
 import idna
 
-__all__ = ["DnsAnswer", "TypeAnswer", "combine", "make_resolver", "non_public_reason",
-           "normalise_host", "parse_server", "precheck", "query_type", "resolve_addresses"]
+__all__ = ["DnsAnswer", "Nameserver", "TypeAnswer", "combine", "make_resolver",
+           "non_public_reason", "normalise_host", "parse_nameservers", "parse_server", "precheck",
+           "query_type", "resolve_addresses"]
 
 _MAX_CHAIN = 16
 NEGATIVE_TTL = 60  # seconds an NXDOMAIN is remembered (the SOA minimum is not always there)
@@ -53,37 +57,66 @@ _NOT_PUBLIC = {
 }
 
 
-def parse_server(entry: str) -> tuple[str, int]:
-    """Parse ``ip``, ``ip:port``, ``v6`` or ``[v6]:port`` into (ip, port)."""
+class Nameserver(NamedTuple):
+    """One DNS server to ask: an IP address and a UDP/TCP port."""
+
+    address: str
+    port: int = 53
+
+    def __str__(self) -> str:
+        host = f"[{self.address}]" if ":" in self.address else self.address
+        return f"{host}:{self.port}"
+
+
+_PORT = re.compile(r"[0-9]{1,5}")
+
+
+def parse_server(entry: str) -> Nameserver:
+    """Parse ``ip``, ``ip:port``, ``v6`` or ``[v6]:port`` (ValueError naming the entry)."""
     text = entry.strip()
-    host, port_text = text, ""
+    host, port_text = text, None
     if text.startswith("["):
         close = text.find("]")
         if close == -1 or (text[close + 1 :] and not text[close + 1 :].startswith(":")):
             raise ValueError(f"bad DNS server {entry!r}: use [v6]:port")
-        host, port_text = text[1:close], text[close + 2 :]
+        host, port_text = text[1:close], (text[close + 2 :] if text[close + 1 :] else None)
     elif text.count(":") == 1:
         host, port_text = text.split(":")
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
         raise ValueError(f"bad DNS server {entry!r}: not an IP address") from None
-    port = 53
-    if port_text or text.endswith(":"):
-        if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
-            raise ValueError(f"bad DNS server {entry!r}: the port must be 1-65535")
-        port = int(port_text)
-    return str(address), port
+    if text.startswith("[") and address.version == 4:
+        raise ValueError(f"bad DNS server {entry!r}: brackets are for IPv6 addresses only")
+    if port_text is None:
+        return Nameserver(str(address))
+    if not _PORT.fullmatch(port_text) or not 1 <= int(port_text) <= 65535:
+        raise ValueError(f"bad DNS server {entry!r}: the port must be 1-65535")
+    return Nameserver(str(address), int(port_text))
+
+
+def parse_nameservers(text: str) -> tuple[Nameserver, ...]:
+    """``NTTD_DNS_SERVERS``: a comma list of ``ip[:port]`` (IPv6 as ``[v6]:port`` or a
+    bare ``v6``). Empty text is the empty tuple (the system's resolver); a bad entry,
+    a port outside 1-65535 or an empty item raises ValueError saying which."""
+    if not text.strip():
+        return ()
+    servers: list[Nameserver] = []
+    for number, item in enumerate(text.split(","), start=1):
+        if not item.strip():
+            raise ValueError(f"item {number} of {text!r} is empty (a stray comma?)")
+        servers.append(parse_server(item))
+    return tuple(servers)
 
 
 def make_resolver(
-    servers: Sequence[str] | None, *, timeout: float = 2.0, lifetime: float = 5.0
+    servers: Sequence[str | Nameserver] | None, *, timeout: float = 2.0, lifetime: float = 5.0
 ) -> dns.asyncresolver.Resolver:
     """An async resolver asking ``servers`` (or the system's when None or empty)."""
     if servers:
         nameservers: list[str | dns.nameserver.Nameserver] = []
         for entry in servers:
-            ip, port = parse_server(entry)
+            ip, port = parse_server(entry) if isinstance(entry, str) else entry
             nameservers.append(dns.nameserver.Do53Nameserver(ip, port))
         resolver = dns.asyncresolver.Resolver(configure=False)
         resolver.nameservers = nameservers

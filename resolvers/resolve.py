@@ -27,6 +27,7 @@ import asyncio
 import ipaddress
 from datetime import datetime
 
+from resolvers.addresses import non_public_reason
 from resolvers.asn import AsnInfo
 from resolvers.cdn import cdn_data_version, detect_cdn
 from resolvers.context import ResolverContext
@@ -38,26 +39,11 @@ from resolvers.resolution import AddressFacts, Hosting, Provenance, Resolution
 from resolvers.urls import InvalidURL, canonicalize_url
 
 __all__ = ["AddressFacts", "Hosting", "Provenance", "Resolution", "ResolverContext",
-           "private_reason", "resolve_url"]
+           "non_public_reason", "private_reason", "resolve_url"]
 
 
-def private_reason(ip: str) -> str | None:
-    """Why ``ip`` must not be looked up or checked ("a loopback address"), or None."""
-    address = ipaddress.ip_address(ip)
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    checks = (
-        ("is_unspecified", "an unspecified address"),
-        ("is_loopback", "a loopback address"),
-        ("is_link_local", "a link-local address"),
-        ("is_multicast", "a multicast address"),
-        ("is_private", "a private address"),
-        ("is_reserved", "a reserved address"),
-    )
-    for attribute, reason in checks:
-        if getattr(address, attribute):
-            return reason
-    return None if address.is_global else "a non-public address"
+# The older name of the one address policy (``resolvers.addresses``), kept for callers.
+private_reason = non_public_reason
 
 
 _Primary = tuple[AsnInfo, datetime, IpRdap, datetime]
@@ -106,7 +92,7 @@ async def resolve_url(url: str, ctx: ResolverContext) -> Resolution:
         provenance.append(Provenance("dns", "dns", dns_at))
     if not ctx.allow_private:
         for ip in ips:
-            reason = private_reason(ip)
+            reason = non_public_reason(ip)
             if reason is not None:
                 refusal = f"refused: {ip} is {reason} (private targets are not allowed)"
                 return Resolution(canonical.url, host, domain, chain, ips, None, None, None,

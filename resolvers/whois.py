@@ -35,8 +35,9 @@ whose ``error`` says what went wrong (``rdap_url`` holds ``whois://server``):
 
 A referral ("Registrar WHOIS Server:" in a thin registry's answer) is followed
 once, only when it is a host name (never a URL), and, unless ``allow_private``,
-only to public addresses. The registrar's answer completes the registry's; if
-the registrar cannot be asked, the registry's facts stand on their own.
+only to public addresses (as ``resolvers.addresses`` decides). The registrar's
+answer completes the registry's; if the registrar cannot be asked, the
+registry's facts stand on their own.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from resolvers.addresses import is_public_address, non_public_reason
 from resolvers.errors import LookupFailed, LookupRejected, LookupUnavailable, RecordNotFound
 from resolvers.rdap import Registrar
 
@@ -245,9 +247,10 @@ def _address(target: _Target, allow_private: bool) -> str:
         candidates = [str(info[4][0]) for info in infos]
     if target.trusted or allow_private:
         return candidates[0]
-    public = [a for a in candidates if ipaddress.ip_address(a.split("%")[0]).is_global]
+    public = [a for a in candidates if is_public_address(a)]
     if not public:
-        raise LookupRejected(f"referral to {target.name} refused: not a public address")
+        why = f"{candidates[0]} is {non_public_reason(candidates[0])}"
+        raise LookupRejected(f"referral to {target.name} refused: not a public address ({why})")
     return public[0]
 
 

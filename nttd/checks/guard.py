@@ -32,6 +32,10 @@ import dns.rdatatype
 import dns.resolver
 from aiohttp.abc import AbstractResolver, ResolveResult
 
+# The one address policy lives in resolvers; these names stay importable from here.
+from resolvers.addresses import is_public_address as is_public_address
+from resolvers.addresses import parse_ip_literal as parse_ip_literal
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
@@ -45,46 +49,6 @@ class DnsNameNotFound(OSError):
 
 class DnsLookupFailed(OSError):
     """The lookup failed (SERVFAIL, timeout): nothing is known about the name."""
-
-
-def _embedded_ipv4(addr: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    if addr.ipv4_mapped is not None:
-        return addr.ipv4_mapped
-    if addr.sixtofour is not None:
-        return addr.sixtofour
-    if addr.teredo is not None:
-        return addr.teredo[1]
-    return None
-
-
-def is_public_address(addr: IPAddress) -> bool:
-    """True when `addr` is a globally routable unicast address.
-
-    Loopback, private, shared (100.64/10), link-local, multicast, reserved,
-    documentation and unspecified addresses are not public. IPv6 forms that
-    carry an IPv4 address (mapped, 6to4, Teredo) are judged by that address too.
-    """
-    if isinstance(addr, ipaddress.IPv6Address):
-        embedded = _embedded_ipv4(addr)
-        if embedded is not None:
-            return is_public_address(embedded)
-    refused = (
-        addr.is_loopback
-        or addr.is_private
-        or addr.is_link_local
-        or addr.is_multicast
-        or addr.is_reserved
-        or addr.is_unspecified
-    )
-    return addr.is_global and not refused
-
-
-def parse_ip_literal(host: str) -> IPAddress | None:
-    """The address when `host` is an IP literal (brackets allowed), else None."""
-    try:
-        return ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return None
 
 
 class GuardedResolver(AbstractResolver):

@@ -112,8 +112,10 @@ async def test_private_targets_are_refused_before_any_lookup(
     [("127.0.0.2", "a loopback address"), ("10.0.0.1", "a private address"),
      ("169.254.1.1", "a link-local address"), ("224.0.0.1", "a multicast address"),
      ("0.0.0.0", "an unspecified address"), ("::", "an unspecified address"),
-     ("::ffff:127.0.0.1", "a loopback address"), ("fe80::1", "a link-local address"),
-     ("100.64.0.1", "a non-public address"), ("240.0.0.1", "a private address"),
+     ("::ffff:127.0.0.1", "an IPv4-mapped address wrapping 127.0.0.1 (a loopback address)"),
+     ("fe80::1", "a link-local address"),
+     ("100.64.0.1", "a shared address (100.64.0.0/10, carrier-grade NAT)"),
+     ("240.0.0.1", "a reserved address"),
      ("93.184.216.34", None), ("2606:2800:220:1::1", None)],
 )
 def test_private_reason(ip: str, reason: str | None) -> None:

@@ -1,0 +1,150 @@
+"""The API against its own OpenAPI document: schemathesis generates requests for
+every operation (valid and invalid data), each sent with every role's token, on
+SQLite and PostgreSQL; no answer may be a 5xx, and every answer must conform to
+the document (status code, content type, body schema).
+
+The service runs in a thread of its own (schemathesis speaks synchronous HTTP), with
+no workers: nothing submitted here is resolved or checked."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import schemathesis
+from aiohttp import web
+from hypothesis import HealthCheck, settings
+from schemathesis import checks
+from sqlalchemy import select
+
+from nttd.api.openapi import OPENAPI
+from nttd.app import make_app
+from nttd.auth import add_user, create_token
+from nttd.cases import Submission, submit
+from nttd.migrate import upgrade
+from nttd.models import Case, Hotline
+from nttd.partners import load_partners, parse_partner_file
+from nttd.services import Services
+from nttd.settings import Settings
+from tests.conftest import drop_pg_database, make_pg_database
+
+ROLES = ("analyst", "nl", "coordinator", "admin")
+PARTNERS = """
+[[hotline]]
+code = "gb-home"
+name = "Home Hotline"
+countries = ["GB"]
+self = true
+
+[[hotline]]
+code = "nl-partner"
+name = "Partner Hotline NL"
+countries = ["NL"]
+email = "reports@partner-nl.example"
+"""
+CHECKS = [checks.not_a_server_error, checks.status_code_conformance,
+          checks.content_type_conformance, checks.response_schema_conformance]
+
+schema = schemathesis.openapi.from_dict(OPENAPI)
+
+
+class ServerThread:
+    """nttd's app on a loopback port, in its own thread and event loop."""
+
+    def __init__(self, backend: str, folder: Path) -> None:
+        self.backend, self.folder = backend, folder
+        self.base_url = ""
+        self.tokens: dict[str, str] = {}
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> ServerThread:
+        self._thread.start()
+        if not self._ready.wait(timeout=60):
+            raise TimeoutError("the API server did not start")
+        if self._error is not None:
+            raise self._error
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(timeout=60)
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._main())
+        except BaseException as exc:  # handed to the test's thread
+            self._error = exc
+            self._ready.set()
+
+    async def _main(self) -> None:
+        self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
+        pg_name = None
+        if self.backend == "postgresql":
+            url, pg_name = await make_pg_database()
+        else:
+            url = f"sqlite+aiosqlite:///{self.folder / 'api.db'}"
+        svc = await Services.start(Settings.load({
+            "NTTD_DATABASE_URL": url, "NTTD_HOME_COUNTRY": "GB",
+            "NTTD_DNS_SERVERS": "127.0.0.1:9", "NTTD_WHOIS_FALLBACK": "0"}))
+        try:
+            await self._seed(svc)
+            runner = web.AppRunner(make_app(svc, with_workers=False), access_log=None)
+            await runner.setup()
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            await site.start()
+            self.base_url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+            self._ready.set()
+            await self._stop.wait()
+            await runner.cleanup()
+        finally:
+            await svc.close()
+            if pg_name is not None:
+                await drop_pg_database(pg_name)
+
+    async def _seed(self, svc: Services) -> None:
+        await upgrade(svc.engine)
+        now = datetime.now(UTC)
+        async with svc.sessions() as session, session.begin():
+            await load_partners(session, parse_partner_file(PARTNERS))
+            for name, role, hotline in [("analyst", "analyst", None),
+                                        ("nl", "partner", "nl-partner"),
+                                        ("coordinator", "coordinator", None),
+                                        ("admin", "admin", None)]:
+                await add_user(session, name, role, password="correct horse battery",
+                               hotline_code=hotline, now=now)
+            results = await submit(session, Submission(urls=tuple(
+                f"http://files.example.com/{n}.jpg" for n in range(3))),
+                actor="user:analyst", user_id=None, now=now)
+            nl = await session.scalar(select(Hotline).where(Hotline.code == "nl-partner"))
+            routed = await session.get(Case, results[0].id)
+            assert routed is not None and nl is not None
+            routed.route_kind, routed.route_hotline_id, routed.status = "partner", nl.id, "routed"
+        async with svc.sessions() as session, session.begin():
+            for name in ROLES:
+                self.tokens[name] = await create_token(session, name, now=now)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def server(request: pytest.FixtureRequest,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
+    with ServerThread(request.param, tmp_path_factory.mktemp("api")) as running:
+        yield running
+
+
+@schema.parametrize()
+@settings(max_examples=25, deadline=None, database=None,
+          suppress_health_check=list(HealthCheck))
+def test_every_operation_with_every_role(case: Any, server: ServerThread) -> None:
+    for role in ROLES:
+        case.call_and_validate(base_url=server.base_url, checks=CHECKS,
+                               headers={"Authorization": f"Bearer {server.tokens[role]}"})
