@@ -6,6 +6,8 @@ from typing import Any
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _CASE_ID = {"name": "case_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+_CASE_STATUSES = ["received", "resolving", "resolved", "routed", "notified", "monitoring",
+                  "removed", "closed", "hold", "unresolvable", "reappeared"]
 
 
 def _resp(description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -15,10 +17,25 @@ def _resp(description: str, schema: dict[str, Any] | None = None) -> dict[str, A
     return body
 
 
-_ERRORS = {
-    "401": _resp("missing or invalid token", _ERROR),
-    "403": _resp("wrong role", _ERROR),
+_WHY = {
+    "400": "malformed request (the body, a field or a query parameter); nothing changed",
+    "401": "missing or invalid token (with WWW-Authenticate)",
+    "403": "wrong role",
+    "404": "no such case, or not one this user may see",
+    "409": "not possible in the case's status; nothing changed",
+    "413": "the body is too large",
+    "415": "the body is not sent as JSON",
+    "422": "invalid URLs; nothing stored",
 }
+
+
+def _errors(*codes: str) -> dict[str, Any]:
+    """The error answers of an operation: JSON `Error` bodies."""
+    return {code: _resp(_WHY[code], _ERROR) for code in ("401", "403", *codes)}
+
+
+_BODY_ERRORS = ("400", "413", "415")
+_ERRORS = _errors()
 _NOTE_BODY = {
     "required": False,
     "content": {"application/json": {"schema": {
@@ -76,34 +93,35 @@ OPENAPI: dict[str, Any] = {
                     "schema": {"$ref": "#/components/schemas/Submission"}}}},
                 "responses": {"201": _resp("stored (or duplicates of open cases)",
                                            {"$ref": "#/components/schemas/Created"}),
-                              "400": _resp("malformed body", _ERROR),
-                              "422": _resp("invalid URLs; nothing stored", _ERROR), **_ERRORS},
+                              **_errors(*_BODY_ERRORS, "422")},
             },
             "get": {
                 "summary": "List cases (analyst)",
                 "parameters": [
-                    {"name": "status", "in": "query", "schema": {"type": "string"}},
-                    {"name": "limit", "in": "query", "schema": {"type": "integer"}},
-                    {"name": "offset", "in": "query", "schema": {"type": "integer"}}],
-                "responses": {"200": _resp("cases", {"type": "object"}), **_ERRORS},
+                    {"name": "status", "in": "query",
+                     "schema": {"type": "string", "enum": _CASE_STATUSES}},
+                    {"name": "limit", "in": "query",
+                     "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
+                    {"name": "offset", "in": "query",
+                     "schema": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}}],
+                "responses": {"200": _resp("cases", {"type": "object"}), **_errors("400")},
             },
         },
         "/api/v1/cases/{case_id}": {"get": {
             "summary": "A case: facts, route, notices, checks, timeline, clocks",
             "parameters": [_CASE_ID],
-            "responses": {"200": _resp("the case", {"type": "object"}),
-                          "404": _resp("no such case, or not yours", _ERROR), **_ERRORS}}},
+            "responses": {"200": _resp("the case", {"type": "object"}), **_errors("404")}}},
         "/api/v1/cases/{case_id}/hold": {"post": {
             "summary": "Law-enforcement hold: no notices, no checks, clock paused",
             "parameters": [_CASE_ID], "requestBody": _NOTE_BODY,
             "responses": {"200": _resp("held", {"$ref": "#/components/schemas/CaseSummary"}),
-                          "409": _resp("not possible in this status", _ERROR), **_ERRORS}}},
+                          **_errors(*_BODY_ERRORS, "404", "409")}}},
         "/api/v1/cases/{case_id}/release": {"post": {
             "summary": "Release a hold",
             "parameters": [_CASE_ID], "requestBody": _NOTE_BODY,
             "responses": {"200": _resp("released",
                                        {"$ref": "#/components/schemas/CaseSummary"}),
-                          "409": _resp("not on hold", _ERROR), **_ERRORS}}},
+                          **_errors(*_BODY_ERRORS, "404", "409")}}},
         "/api/v1/cases/{case_id}/status": {"post": {
             "summary": "A partner reports status on a case routed to it",
             "parameters": [_CASE_ID],
@@ -115,8 +133,7 @@ OPENAPI: dict[str, Any] = {
                     "note": {"type": "string"}}}}}},
             "responses": {"200": _resp("recorded",
                                        {"$ref": "#/components/schemas/CaseSummary"}),
-                          "400": _resp("bad status", _ERROR),
-                          "404": _resp("no such case, or not yours", _ERROR), **_ERRORS}}},
+                          **_errors(*_BODY_ERRORS, "404", "409")}}},
         "/api/v1/cases/{case_id}/facts": {"patch": {
             "summary": "Correct hosting facts (analyst); the case is routed again",
             "parameters": [_CASE_ID],
@@ -134,8 +151,7 @@ OPENAPI: dict[str, Any] = {
                         "abuse_emails": {"type": "array", "items": {"type": "string"}}}},
                     "note": {"type": "string"}}}}}},
             "responses": {"200": _resp("changed and re-routed", {"type": "object"}),
-                          "400": _resp("invalid override; nothing changed", _ERROR),
-                          "404": _resp("no such case", _ERROR), **_ERRORS}}},
+                          **_errors(*_BODY_ERRORS, "404")}}},
         "/api/v1/inbox": {"get": {
             "summary": "Cases routed to my hotline (partner)",
             "responses": {"200": _resp("cases", {"type": "object"}), **_ERRORS}}},
@@ -149,6 +165,6 @@ OPENAPI: dict[str, Any] = {
                 {"name": "until", "in": "query", "schema": {"type": "string",
                                                             "format": "date-time"}}],
             "responses": {"200": _resp("statistics", {"$ref": "#/components/schemas/Stats"}),
-                          "400": _resp("bad query", _ERROR), **_ERRORS}}},
+                          **_errors("400")}}},
     },
 }

@@ -1,4 +1,6 @@
-"""The API against its own OpenAPI document: schemathesis generates requests for
+"""The API against its own OpenAPI document, and any URL through intake.
+
+The document: schemathesis generates requests for
 every operation (valid and invalid data), each sent with every role's token, on
 SQLite and PostgreSQL; no answer may be a 5xx, and every answer must conform to
 the document (status code, content type, body schema).
@@ -9,6 +11,7 @@ no workers: nothing submitted here is resolved or checked."""
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -16,9 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 import schemathesis
 from aiohttp import web
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from schemathesis import checks
 from sqlalchemy import select
 
@@ -148,3 +153,42 @@ def test_every_operation_with_every_role(case: Any, server: ServerThread) -> Non
     for role in ROLES:
         case.call_and_validate(base_url=server.base_url, checks=CHECKS,
                                headers={"Authorization": f"Bearer {server.tokens[role]}"})
+
+
+# Hosts and paths as people paste them: IDN, IPv4/IPv6 literals, ports, percent-escapes.
+_host = st.one_of(
+    st.sampled_from(["files.example.com", "Bücher.example", "xn--bcher-kva.example",
+                     "127.0.0.1", "[::1]", "[2001:db8::1]", "EXAMPLE.org.", "a..example"]),
+    st.text(min_size=1, max_size=20),
+)
+_path = st.lists(st.one_of(st.text(max_size=8), st.sampled_from(
+    ["%7E", "%7e", "~", "%41", "%2F", "%2f", ".", "..", "%", "%zz", "\ud800", "é", " "])),
+    max_size=6).map("/".join)
+_url = st.builds(lambda scheme, host, port, path, query: f"{scheme}://{host}{port}/{path}{query}",
+                 st.sampled_from(["http", "https", "HTTP", "ftp", "javascript"]), _host,
+                 st.sampled_from(["", ":80", ":443", ":8080", ":0", ":99999", ":x"]), _path,
+                 st.sampled_from(["", "?a=1", "?u=//evil.example.com/x.jpg", "#frag"]))
+
+
+@given(url=_url)
+@settings(max_examples=150, deadline=None, database=None,
+          suppress_health_check=list(HealthCheck))
+def test_any_url_gives_a_case_or_a_clear_refusal(server: ServerThread, url: str) -> None:
+    headers = {"Authorization": f"Bearer {server.tokens['analyst']}",
+               "Content-Type": "application/json"}
+    body = json.dumps({"urls": [url]})
+    answer = requests.post(f"{server.base_url}/api/v1/cases", data=body, headers=headers,
+                           timeout=30)
+    assert answer.status_code in (201, 422), (url, answer.status_code, answer.text)
+    if answer.status_code == 422:
+        assert answer.json()["problems"][0]["reason"]
+        return
+    case = answer.json()["cases"][0]
+    detail = requests.get(f"{server.base_url}/api/v1/cases/{case['id']}", headers=headers,
+                          timeout=30).json()
+    if case["duplicate_of"] is None:
+        assert detail["url"] == url.strip()  # the exact URL as submitted is kept
+    # The canonical form is a fixed point: submitting it again finds the same case.
+    again = requests.post(f"{server.base_url}/api/v1/cases", headers=headers, timeout=30,
+                          data=json.dumps({"urls": [detail["canonical_url"]]})).json()
+    assert again["cases"][0]["duplicate_of"] == case["id"]

@@ -16,8 +16,8 @@ from pathlib import Path
 import aiohttp
 import dns.asyncresolver
 import pytest
-from nttd.netguard import AddressNotAllowed, GuardedResolver
 
+from nttd.checks.guard import AddressNotAllowed, GuardedResolver
 from nttd.demo.standins.dns_server import DnsServer, Zone
 from nttd.demo.standins.rdap_server import RdapServer
 from nttd.demo.standins.whois_server import WhoisServer
