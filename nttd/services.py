@@ -11,7 +11,6 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import aiohttp
@@ -24,6 +23,7 @@ from nttd.auth import TokenUsage
 from nttd.clock import utcnow
 from nttd.db import READ_ONLY, is_sqlite, make_engine, make_sessionmaker
 from nttd.factcache import DatabaseFactCache
+from nttd.resources import templates_dir
 from nttd.settings import Settings, SettingsError
 from resolvers.cache import FactCache, MemoryFactCache
 from resolvers.dns import make_resolver
@@ -36,7 +36,7 @@ from resolvers.whois import WhoisConfig
 if TYPE_CHECKING:
     from nttd.checks import Checker
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATES = templates_dir()
 
 
 @dataclass
