@@ -15,7 +15,7 @@ import random
 import time
 from datetime import timedelta
 
-from nttd.survival import group_samples, kaplan_meier, summarise
+from nttd.stats.survival import group_samples, kaplan_meier, summarise
 
 
 def main() -> None:

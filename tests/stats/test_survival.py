@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from nttd.survival import Survival, group_samples, kaplan_meier, summarise
+from nttd.stats.survival import Survival, group_samples, kaplan_meier, summarise
 
 # No example database in the working tree; the data sets are small, so no deadline either.
 PROPERTIES = settings(database=None, deadline=None, max_examples=200)
