@@ -20,7 +20,7 @@ from aiohttp import web
 
 from nttd import migrate
 from nttd.auth import AuthError, add_user, create_token
-from nttd.cases import IntakeError, Submission, parse_instant, submit
+from nttd.cases import IntakeError, Submission, parse_instant, submit, verify_audit_trail
 from nttd.clock import utcnow
 from nttd.db import make_engine, make_sessionmaker
 from nttd.partners import PartnerFileError, load_partners, read_partner_file
@@ -94,6 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--classification")
     p.add_argument("--content-type")
     p.add_argument("--reference")
+
+    p = sub.add_parser("audit", help="the audit trail (events, sealed into a hash chain)")
+    asub = p.add_subparsers(dest="audit_command", required=True)
+    asub.add_parser("verify", help="check the hash chain; names the first bad event "
+                    "(exit status 1)")
 
     p = sub.add_parser("stats", help="removal-time statistics")
     p.add_argument("--json", action="store_true")
@@ -184,6 +189,8 @@ async def cmd_database(args: argparse.Namespace, settings: Settings) -> int:
                 print(token)
             elif args.command == "import":
                 return await cmd_import(session, args, now)
+            elif args.command == "audit":
+                return await cmd_audit_verify(session)
             elif args.command == "stats":
                 result = await removal_stats(
                     session, group_by=args.group_by, now=now,
@@ -195,6 +202,18 @@ async def cmd_database(args: argparse.Namespace, settings: Settings) -> int:
         raise CliError(str(exc)) from None
     finally:
         await engine.dispose()
+
+
+async def cmd_audit_verify(session: Any) -> int:
+    report = await verify_audit_trail(session)
+    print(f"sealed events checked: {report.sealed}, pruned by retention: {report.pruned}, "
+          f"not sealed yet: {report.unsealed}")
+    print(f"head: #{report.head_seq} {report.head_chain}")
+    if report.ok:
+        print("audit trail intact")
+        return 0
+    print(f"AUDIT TRAIL BROKEN: {report.problem}")
+    return 1
 
 
 def read_import_file(path: Path) -> list[dict[str, str]]:

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Float,
     ForeignKey,
@@ -188,6 +189,24 @@ class Event(Base):
     actor: Mapped[str] = mapped_column(String(120))
     kind: Mapped[str] = mapped_column(String(40))
     data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The hash chain (nttd.cases.audit): set by the sealer shortly after the write.
+    seal_seq: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    digest: Mapped[str | None] = mapped_column(String(64))
+    chain: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (
+        Index("ix_events_unsealed", "id", postgresql_where=text("seal_seq IS NULL"),
+              sqlite_where=text("seal_seq IS NULL")),
+    )
+
+
+class AuditHead(Base):
+    """The newest seal of the audit chain: one row, id 1."""
+
+    __tablename__ = "audit_head"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seal_seq: Mapped[int] = mapped_column(BigInteger)
+    chain: Mapped[str] = mapped_column(String(64))
 
 
 class FactCacheEntry(Base):

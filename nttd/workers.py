@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
-from nttd.cases import CHECKED_STATUSES, REROUTABLE, CaseStatus
+from nttd.cases import CHECKED_STATUSES, REROUTABLE, CaseStatus, seal_events
 from nttd.checks import CheckScheduler, prune_check_history
 from nttd.db import is_sqlite
 from nttd.factcache import delete_expired_facts
@@ -34,11 +34,18 @@ from nttd.services import Services
 
 log = logging.getLogger(__name__)
 
+async def seal_audit_trail(svc: Services) -> int:
+    """Seal the events written since the last round into the audit hash chain."""
+    async with svc.sessions() as session, session.begin():
+        return await seal_events(session)
+
+
 Step = Callable[[Services], Awaitable[int]]
 STEPS: dict[str, Step] = {
     "resolve": resolve_due_cases,
     "deliver": deliver_due_notices,
     "reresolve": reresolve_due_cases,
+    "seal": seal_audit_trail,
 }
 PRUNE_EVERY = timedelta(minutes=10)
 

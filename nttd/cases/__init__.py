@@ -6,6 +6,7 @@ Other packages import from here only.
 """
 
 from nttd.cases import schedule
+from nttd.cases.audit import AuditReport, seal_events, verify_audit_trail
 from nttd.cases.clocks import Duration, case_times
 from nttd.cases.events import record_event, transition
 from nttd.cases.facts import CaseFacts, Contact, Hosting, store_facts
@@ -54,6 +55,7 @@ __all__ = [
     "PARTNER_STATUSES",
     "REROUTABLE",
     "TRANSITIONS",
+    "AuditReport",
     "CaseFacts",
     "CaseFilter",
     "CaseNotFound",
@@ -82,9 +84,11 @@ __all__ = [
     "release",
     "report_status",
     "schedule",
+    "seal_events",
     "store_facts",
     "submit",
     "text_problem",
     "transition",
+    "verify_audit_trail",
     "visible_case",
 ]
