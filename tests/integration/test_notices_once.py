@@ -17,6 +17,8 @@ import pytest
 from sqlalchemy import func, select, update
 
 from nttd.db import claim, is_sqlite
+from nttd.demo.standins.dns_server import add_cymru
+from nttd.demo.standins.hosting import HostingServer
 from nttd.demo.standins.smtp_sink import SmtpSink
 from nttd.migrate import upgrade
 from nttd.models import Case, Notice, NoticeCase
@@ -24,7 +26,7 @@ from nttd.outbox import NoticeStatus
 from nttd.outbox.delivery import _prepare
 from nttd.services import Services
 from nttd.settings import Settings
-from tests.integration.world import World, running_world
+from tests.integration.world import PATH, SITES, World, running_world
 
 
 async def notices(world: World) -> list[Notice]:
@@ -87,6 +89,34 @@ async def test_a_correction_that_keeps_the_recipients_sends_nothing(
         assert len(await notices(world)) == 1
         kinds = [e["kind"] for e in (await world.case(case_id))["timeline"]]
         assert kinds.count("route_kept") == 2 and "rerouted" not in kinds
+
+
+async def test_a_move_that_keeps_the_recipients_sends_nothing(
+    database_url: str, tmp_path: Path
+) -> None:
+    # The other instance of the class: the content moves to another network in the
+    # same country, so the same partner stays responsible and hears nothing new.
+    async with running_world(database_url, tmp_path, NTTD_RECHECK_SCHEDULE="1h",
+                             NTTD_RERESOLVE_INTERVAL="10m") as world:
+        _, body = await world.api("POST", "/api/v1/cases", json={"urls": [world.url("nl")]})
+        case_id = body["cases"][0]["id"]
+        await world.run_until_idle()
+        assert len(world.webhook.requests) == 1
+        async with HostingServer("127.0.6.1", port=world.hosts["nl"].port) as other:
+            other.route(PATH, status=200, headers={"Content-Type": "image/jpeg"},
+                        body_size=1000)
+            world.rdap.add_ip_network("127.0.6.0/24", "NL", "abuse@other-nl.example",
+                                      "OTHER-NL")
+            add_cymru(world.zone, "127.0.6.1", 64506, "127.0.6.0/24", "NL", "OTHER-NL")
+            world.zone.replace(SITES["nl"].hostname, "A", "127.0.6.1")
+            await world.advance(timedelta(minutes=30))
+            case = await world.case(case_id)
+        moves = [e for e in case["timeline"] if e["kind"] == "moved"]
+        assert len(moves) == 1 and moves[0]["data"]["rerouted"] is False
+        assert moves[0]["data"]["new"]["ips"] == ["127.0.6.1"]
+        assert case["route"] == {"kind": "partner", "hotline": "nl-partner"}
+        assert len(world.webhook.requests) == 1 and not world.smtp.messages
+        assert len(await notices(world)) == 1
 
 
 async def test_one_notice_that_fails_oddly_does_not_hold_up_the_others(
