@@ -30,7 +30,7 @@ from nttd.services import (
     load_bootstrap,
     resolver_context,
 )
-from nttd.settings import Settings, SettingsError, settings_help
+from nttd.settings import Settings, SettingsError, settings_help, settings_markdown
 from nttd.stats import StatsError, removal_stats
 from resolvers.bootstrap_update import IANA_BOOTSTRAP_URL, update_bootstrap
 from resolvers.dns import make_resolver
@@ -55,7 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8080)
     sub.add_parser("worker", help="workers only (run several against one PostgreSQL)")
     sub.add_parser("migrate", help="create or upgrade the database schema")
-    sub.add_parser("settings", help="list the settings and their environment variables")
+    p = sub.add_parser("settings", help="list the settings and their environment variables")
+    p.add_argument("--markdown", action="store_true",
+                   help="print the settings reference as Markdown (deploy/SETTINGS.md)")
 
     p = sub.add_parser("resolve", help="resolve URLs without storing anything")
     p.add_argument("urls", nargs="+", metavar="URL")
@@ -133,7 +135,7 @@ async def run(args: argparse.Namespace, environ: Mapping[str, str] | None = None
 async def dispatch(args: argparse.Namespace, settings: Settings) -> int:
     command = args.command
     if command == "settings":
-        print(settings_help())
+        print(settings_markdown(), end="") if args.markdown else print(settings_help())
         return 0
     if command == "resolve":
         return await cmd_resolve(args, settings)

@@ -337,6 +337,25 @@ def _read_toml(path: Path) -> dict[str, str]:
     return result
 
 
+def settings_markdown() -> str:
+    """The settings reference (deploy/SETTINGS.md is this, and a test keeps it so)."""
+    lines = [
+        "# Settings reference",
+        "",
+        "Generated from the code by `nttd settings --markdown`; do not edit by hand.",
+        "Each setting is an environment variable, or a key in the TOML file that",
+        "`NTTD_CONFIG` names (the environment wins).",
+        "",
+        "| Variable | TOML key | Default | Meaning |",
+        "|---|---|---|---|",
+    ]
+    for s in SETTINGS:
+        default = f"`{s.default}`" if s.default else "(none)"
+        meaning = s.help.replace("|", "\\|")
+        lines.append(f"| `{s.env}` | `{s.field}` | {default} | {meaning} |")
+    return "\n".join(lines) + "\n"
+
+
 def settings_help() -> str:
     lines = []
     for s in SETTINGS:
