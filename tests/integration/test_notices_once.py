@@ -184,7 +184,7 @@ async def test_kill_9_during_delivery_sends_every_notice_and_at_most_one_twice(
 
         async with SmtpSink() as sink:
             first = await start_worker(database_url, tmp_path, sink)
-            deadline = time.monotonic() + 60
+            deadline = time.monotonic() + 180
             while len(sink.messages) < 200 and time.monotonic() < deadline:
                 await asyncio.sleep(0.02)
             first.send_signal(signal.SIGKILL)
@@ -192,9 +192,13 @@ async def test_kill_9_during_delivery_sends_every_notice_and_at_most_one_twice(
             assert 200 <= len(sink.messages) < 1000
             second = await start_worker(database_url, tmp_path, sink)
             try:
-                deadline = time.monotonic() + 120
-                while await sent() < 1000 and time.monotonic() < deadline:
+                # As long as the worker makes progress (a loaded machine is slow).
+                progress, count = time.monotonic(), await sent()
+                while count < 1000 and time.monotonic() - progress < 60:
                     await asyncio.sleep(0.2)
+                    now_sent = await sent()
+                    if now_sent > count:
+                        progress, count = time.monotonic(), now_sent
             finally:
                 second.send_signal(signal.SIGTERM)
                 _, err = await asyncio.wait_for(second.communicate(), timeout=30)

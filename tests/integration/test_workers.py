@@ -167,7 +167,14 @@ async def test_two_workers_never_check_a_case_twice_in_a_round(
         workers = [await start_worker(database_url, tmp_path, NTTD_CHECK_PER_HOST="16")
                    for _ in range(2)]
         try:
-            await asyncio.sleep(4.5)
+            # Until every case has been checked twice (a loaded machine starts the
+            # workers slowly: wait for the work, not for a fixed time).
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                seen = await checks_by_case(svc)
+                if len(seen) == len(ids) and all(len(v) >= 2 for v in seen.values()):
+                    break
+                await asyncio.sleep(0.2)
         finally:
             errors = [await stop_worker(w) for w in workers]
         assert all("Traceback" not in e for e in errors), errors
