@@ -2,8 +2,29 @@
 
 Only ``http`` and ``https`` URLs are accepted. The scheme and host are
 lower-cased, the host is IDNA-encoded (UTS-46 mapping, punycode ASCII), a
-trailing dot and the scheme's default port are dropped, the fragment is dropped,
-and the path and query are kept exactly as given (an empty path becomes "/").
+trailing dot and the scheme's default port are dropped, and the fragment is dropped.
+
+The path and the query get RFC 3986's syntax-based normalisation (section 6.2.2),
+so that spellings of one address are one case (``/%7Ea`` and ``/~a``, ``/%41``
+and ``/A``, ``/a/../b`` and ``/b``, ``http://h`` and ``http://h/``):
+
+- a percent-encoded unreserved character (ALPHA / DIGIT / "-" / "." / "_" / "~")
+  is decoded; every other percent-encoding keeps its octet, with upper-case hex
+  (``%2f`` becomes ``%2F`` and is NOT decoded: a reserved character encoded and
+  the character itself mean different things);
+- a "%" not followed by two hex digits is taken as a literal percent sign and
+  written ``%25`` (what browsers send for it), so the result is a valid URI;
+- a character that cannot appear in a URI is percent-encoded as UTF-8, the way
+  browsers send it: any non-ASCII character (``/ä`` is ``/%C3%A4``) and the ASCII
+  characters RFC 3986 excludes (``"<>\\^`{|}``);
+- dot segments are removed from the path (RFC 3986 5.2.4, after the decoding, so
+  ``/a/%2E%2E/b`` is ``/b`` as in a browser); the query keeps its dots;
+- an empty path is "/".
+
+Nothing else changes: ``+`` stays ``+``, an empty query ("?") is kept, and case is
+kept in the path and query. ``canonicalize_url(c.url).url == c.url`` holds for
+every result ``c`` (the canonical form is a fixed point). Cases stored before this
+normalisation keep the key they were stored with.
 
 Hosts written as numbers are read the way a browser reads them
 (``http://2130706433/`` and ``http://0x7f.1/`` are ``http://127.0.0.1/``), so a
@@ -17,19 +38,33 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import string
 from dataclasses import dataclass
 
 import idna
 
 from resolvers.errors import InvalidURL
 
-__all__ = ["MAX_URL_LENGTH", "CanonicalURL", "InvalidURL", "canonicalize_url"]
+__all__ = [
+    "MAX_URL_LENGTH",
+    "CanonicalURL",
+    "InvalidURL",
+    "canonicalize_url",
+    "normalize_percent_encoding",
+    "remove_dot_segments",
+]
 
 MAX_URL_LENGTH = 4096
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*):")
 _ASCII_LABEL = re.compile(r"^[a-z0-9_](?:[a-z0-9_\-]*[a-z0-9_])?$")
 _HEX = re.compile(r"^0[xX][0-9a-fA-F]*$")
+# RFC 3986 2.3: the characters that mean the same whether percent-encoded or not.
+_UNRESERVED = frozenset(string.ascii_letters + string.digits + "-._~")
+# A percent-encoding (group 1: its hex), a "%" that starts none, or a character that
+# has no place in a URI (not unreserved, reserved or "%"; ASCII controls and white
+# space are refused before this runs).
+_PERCENT_OR_FOREIGN = re.compile(r"%([0-9A-Fa-f]{2})|%|[^A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]")
 
 
 @dataclass(frozen=True)
@@ -81,14 +116,65 @@ def canonicalize_url(raw: str) -> CanonicalURL:
     if port == _DEFAULT_PORTS[scheme]:
         port = None
     path, sep, query = tail.partition("?")
-    if not path:
-        path = "/"
+    path = remove_dot_segments(normalize_percent_encoding(path)) or "/"
+    query = normalize_percent_encoding(query)
     shown_host = f"[{host}]" if ":" in host else host
     shown_port = f":{port}" if port is not None else ""
     url = f"{scheme}://{shown_host}{shown_port}{path}{sep}{query}"
     if len(url) > MAX_URL_LENGTH:
         raise InvalidURL(f"the URL is {len(url)} characters long: at most {MAX_URL_LENGTH}")
     return CanonicalURL(url=url, scheme=scheme, host=host, port=port, host_is_ip=host_is_ip)
+
+
+def normalize_percent_encoding(text: str) -> str:
+    """RFC 3986 6.2.2.1 and 6.2.2.2 on a path or query (see the module doc)."""
+    return _PERCENT_OR_FOREIGN.sub(_normalize_one, text)
+
+
+def _normalize_one(match: re.Match[str]) -> str:
+    hex_digits = match.group(1)
+    if hex_digits is not None:
+        char = chr(int(hex_digits, 16))
+        return char if char in _UNRESERVED else "%" + hex_digits.upper()
+    text = match.group(0)
+    if text == "%":
+        return "%25"  # a lone percent sign: the literal character, encoded
+    try:
+        octets = text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidURL("the URL is not valid Unicode text (it has a lone surrogate)") from None
+    return "".join(f"%{octet:02X}" for octet in octets)
+
+
+def remove_dot_segments(path: str) -> str:
+    """RFC 3986 5.2.4, step by step: "/a/b/../c/./d" -> "/a/c/d"."""
+    output: list[str] = []  # each element a segment with its leading "/" (if any)
+    while path:
+        if path.startswith("../"):  # A
+            path = path[3:]
+        elif path.startswith("./"):
+            path = path[2:]
+        elif path.startswith("/./"):  # B
+            path = path[2:]
+        elif path == "/.":
+            path = "/"
+        elif path.startswith("/../"):  # C
+            path = path[3:]
+            if output:
+                output.pop()
+        elif path == "/..":
+            path = "/"
+            if output:
+                output.pop()
+        elif path in (".", ".."):  # D
+            path = ""
+        else:  # E: move the first segment (with its leading "/") to the output
+            end = path.find("/", 1)
+            if end == -1:
+                end = len(path)
+            output.append(path[:end])
+            path = path[end:]
+    return "".join(output)
 
 
 def _split_authority(authority: str) -> tuple[str, int | None]:

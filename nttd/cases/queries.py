@@ -194,8 +194,9 @@ async def _full_detail(
         "checks": [
             {"checked_at": iso(c.checked_at), "verdict": c.verdict, "status_code": c.status_code,
              "method": c.method, "location": c.location,
-             "location_defanged": defang(c.location) if c.location else None, "peer_ip": c.peer_ip,
-             "latency_ms": c.latency_ms, "error": c.error}
+             # A Location header can be kilobytes long: people see its first 500 characters.
+             "location_defanged": defang(c.location, max_len=500) if c.location else None,
+             "peer_ip": c.peer_ip, "latency_ms": c.latency_ms, "error": c.error}
             for c in await session.scalars(
                 select(Check).where(Check.case_id == case.id).order_by(Check.id))
         ],

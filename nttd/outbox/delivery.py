@@ -180,7 +180,9 @@ def _item(case: Case) -> NoticeItem:
     hosting = CaseFacts.from_json(case.facts).hosting
     return NoticeItem(
         reference=f"NTTD-{case.id}",
-        url=case.canonical_url,
+        # The URL exactly as the analyst submitted it: the canonical URL is our dedup
+        # key (normalised, RFC 3986 6.2.2), not necessarily what the host's logs show.
+        url=case.url,
         host=case.host,
         ip=hosting.ip if hosting is not None else None,
         classification=case.classification,

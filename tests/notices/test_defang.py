@@ -33,7 +33,8 @@ CASES = [
         "hxxp://go[.]example/r?u=hxxps://www[.]example[.]org/b.jpg&v=2",
     ),
     ("http://go.example/r?u=HTTP://x.example.net/", "hxxp://go[.]example/r?u=HXXP://x[.]example[.]net/"),
-    ("http://go.example/r/www.example.org", "hxxp://go[.]example/r/www[.]example.org"),
+    # Every dot of a host name in the rest: "example.org" after "]" is a link to a linkifier.
+    ("http://go.example/r/www.example.org", "hxxp://go[.]example/r/www[.]example[.]org"),
     ("  http://example.com/a  ", "hxxp://example[.]com/a"),
 ]
 
