@@ -133,7 +133,10 @@ async def _submit_or_refuse(request: web.Request, principal: Principal,
     return _results_page(request, results)
 
 
-def _column(choice: str, header: list[str], what: str, *, required: bool) -> int | None:
+def _column(choice: str, header: list[str], what: str, *, required: bool,
+            default: str | None = None) -> int | None:
+    """The index of the column `choice` names (by header or 1-based number). An
+    optional field whose default name the file lacks is simply not read."""
     choice = choice.strip()
     if not choice:
         if required:
@@ -144,6 +147,8 @@ def _column(choice: str, header: list[str], what: str, *, required: bool) -> int
         return lowered.index(choice.lower())
     if choice.isdigit() and 1 <= int(choice) <= len(header):
         return int(choice) - 1
+    if not required and choice == default:
+        return None
     shown = ", ".join(h.strip()[:40] for h in header[:30]) or "(none)"
     raise ValueError(f"the file has no column {choice[:40]!r} for the {what}; "
                      f"its columns are: {shown} (or give a column number)")
@@ -164,8 +169,8 @@ def csv_lines(data: bytes, columns: dict[str, str]) -> list[Line]:
         raise ValueError("the file is empty")
     header = rows[0]
     url_at = _column(columns.get("url", ""), header, "URL", required=True)
-    others = [_column(columns.get(name, ""), header, name.replace("_", " "), required=False)
-              for name in FIELDS]
+    others = [_column(columns.get(name, ""), header, name.replace("_", " "), required=False,
+                      default=name) for name in FIELDS]
     lines = []
     for number, row in enumerate(rows[1:], start=2):
         if url_at is None or url_at >= len(row) or not row[url_at].strip():
