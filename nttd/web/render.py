@@ -65,8 +65,8 @@ def defang_text(value: Any) -> str:
     if value is None:
         return "—"
     text = str(value)
-    if "://" in text or "." in text:
-        return defang(text)
+    if "://" in text or ("." in text and not any(c.isspace() for c in text)):
+        return defang(text)  # a URL, a host name, an address
     return text
 
 
