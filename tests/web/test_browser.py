@@ -85,7 +85,7 @@ class Watch:
                 lowered = value.lower()
                 assert not any(h in lowered for h in REPORTED_HOSTS), (page.url, element)
                 assert "[.]" not in lowered, (page.url, element)
-                assert value.startswith("/") and not value.startswith("//") or \
+                assert (value.startswith("/") and not value.startswith("//")) or \
                     value.startswith(self.origin + "/"), (page.url, element)
         html = await page.content()
         assert not any(h in html for h in REPORTED_HOSTS), page.url  # defanged everywhere

@@ -120,6 +120,7 @@ async def test_intake_csv(ww: WebWorld) -> None:
     assert page.text.count('<tr class="created">') == 2
     assert page.text.count('<tr class="invalid">') == 1
     status, body = await world.api("GET", "/api/v1/cases")
+    assert status == 200
     by_ref = {c["reference"]: c for c in body["cases"]}
     assert by_ref["A-1"]["classification"] == "1A" and by_ref["A-3"]["content_type"] == "video"
     # A column the file lacks is named, with the columns it has.
