@@ -93,6 +93,7 @@ async def sign_in(session: AsyncSession, name: str, password: str, *, now: datet
         return SignIn(failure=SignInFailure.BAD_CREDENTIALS)
     if password_needs_rehash(user.password_hash):
         user.password_hash = await hashing.hash(password)
+    await purge_ended_sessions(session, now=now, policy=policy)  # housekeeping, a small table
     token = secrets.token_urlsafe(32)
     session.add(WebSession(token_hash=hash_session_token(token), user_id=user.id,
                            created_at=now, last_seen_at=now, expires_at=now + policy.max_age,

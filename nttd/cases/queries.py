@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,6 +23,7 @@ from nttd.cases.lifecycle import CaseStatus
 from nttd.models import Case, Check, Event, Hotline, Notice, NoticeCase, User
 
 MAX_PAGE = 1000
+_T = TypeVar("_T")
 ROUTES = ("partner", "direct", "none")
 
 
@@ -87,7 +88,9 @@ async def list_cases(session: AsyncSession, principal: Principal,
     if not principal.can(Role.ANALYST):
         raise CaseNotFound("no such list")
     query = _filtered(select(Case).order_by(Case.id.desc()), where)
-    total = await session.scalar(select(func.count()).select_from(query.subquery()))
+    # Counted without the ORDER BY and the row: on 100,000 cases this is the
+    # difference between a scan of the table and one of an index.
+    total = await session.scalar(_filtered(select(func.count(Case.id)), where))
     cases = list(await session.scalars(query.limit(where.limit).offset(where.offset)))
     return {"total": total, "cases": [case_summary(c) for c in cases]}
 
@@ -96,7 +99,7 @@ def _like_escaped(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _filtered(query: Select[Case], where: CaseFilter) -> Select[Case]:
+def _filtered(query: Select[_T], where: CaseFilter) -> Select[_T]:
     if where.status is not None:
         query = query.where(Case.status == where.status)
     if where.country is not None:

@@ -184,3 +184,14 @@ async def test_disabled_user_is_signed_out(ww: WebWorld) -> None:
     assert page.status == 200 and "shown this once" in page.text
     assert (await admin.post(f"/admin/users/{user_id}/enable")).status == 200
     assert (await (await ww.browser()).login("coordinator")).status == 401  # reset
+
+
+async def test_ended_sessions_are_purged_at_the_next_sign_in(ww: WebWorld) -> None:
+    clock = ww.world.clock
+    assert clock is not None
+    for _ in range(3):
+        await ww.browser("analyst")  # abandoned without logging out
+    assert await session_rows(ww) == 3
+    clock.advance(timedelta(minutes=31))
+    await ww.browser("coordinator")
+    assert await session_rows(ww) == 1
