@@ -255,3 +255,30 @@ class TokenUsage:
         """Wait for the writes under way (on shutdown, and in tests)."""
         while self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+@dataclass(frozen=True)
+class TokenView:
+    """What an owner sees of one of their API tokens (never the token itself)."""
+
+    id: int
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+async def list_tokens(session: AsyncSession, user_id: int) -> list[TokenView]:
+    rows = await session.scalars(
+        select(ApiToken).where(ApiToken.user_id == user_id).order_by(ApiToken.id.desc()))
+    return [TokenView(t.id, t.prefix, t.created_at, t.last_used_at, t.revoked_at) for t in rows]
+
+
+async def revoke_token(session: AsyncSession, user_id: int, token_id: int, *,
+                       now: datetime) -> bool:
+    """Revoke one of the user's own tokens; False when they have no such live token."""
+    token = await session.get(ApiToken, token_id)
+    if token is None or token.user_id != user_id or token.revoked_at is not None:
+        return False
+    token.revoked_at = now
+    return True

@@ -30,6 +30,8 @@ def add_web_routes(app: web.Application) -> None:
     r.add_post("/logout", account.logout)
     r.add_get("/account", account.account_page)
     r.add_post("/account/password", account.change_password)
+    r.add_post("/account/tokens", account.new_token)
+    r.add_post("/account/tokens/{token_id}/revoke", account.revoke)
     r.add_get("/intake", intake.intake_page)
     r.add_post("/intake", intake.intake_text)
     r.add_post("/intake/csv", intake.intake_csv)

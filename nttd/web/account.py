@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from nttd.accounts import SignInFailure, change_own_password, sign_in, sign_out
-from nttd.auth import AuthError, Role
+from nttd.auth import AuthError, Role, create_token, list_tokens, revoke_token
 from nttd.web.base import (
     LIMITER,
     LOGIN_COOKIE,
@@ -96,10 +96,36 @@ async def logout(request: web.Request) -> web.StreamResponse:
 
 
 async def account_page(request: web.Request, *, status: int = 200, message: str | None = None,
-                       error: str | None = None) -> web.Response:
-    require(request)
-    return page("account.html", status=status,
-                **context(request, message=message, error=error))
+                       error: str | None = None, new_token: str | None = None) -> web.Response:
+    principal = require(request)
+    svc = services(request)
+    async with svc.read_sessions() as session:
+        tokens = await list_tokens(session, principal.user_id)
+    return page("account.html", status=status, **context(
+        request, message=message, error=error, tokens=tokens, new_token=new_token))
+
+
+async def new_token(request: web.Request) -> web.Response:
+    """An API token for the signed-in user, shown this once."""
+    principal = require(request)
+    svc = services(request)
+    async with svc.sessions() as session, session.begin():
+        token = await create_token(session, principal.name, now=svc.clock())
+    return await account_page(request, message="Your new API token, shown this once:",
+                              new_token=token)
+
+
+async def revoke(request: web.Request) -> web.Response:
+    principal = require(request)
+    svc = services(request)
+    text = request.match_info["token_id"]
+    if not (text.isascii() and text.isdigit() and len(text) <= 9):
+        raise web.HTTPNotFound()
+    async with svc.sessions() as session, session.begin():
+        done = await revoke_token(session, principal.user_id, int(text), now=svc.clock())
+    if not done:
+        raise web.HTTPNotFound()  # not yours, or already revoked
+    return await account_page(request, message="The token is revoked.")
 
 
 async def change_password(request: web.Request) -> web.StreamResponse:

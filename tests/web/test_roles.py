@@ -12,7 +12,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from nttd.app import make_app
-from nttd.models import User
+from nttd.models import ApiToken, User
 from tests.web.conftest import Browser, WebWorld
 from tests.web.test_safety import make_case
 
@@ -42,6 +42,10 @@ TABLE = [
     ("GET", "/no-such-page", {}, NOWHERE),
     ("GET", "/account", {}, SIGNED_IN),
     ("POST", "/account/password", {"current_password": "x"}, SIGNED_IN),
+    ("POST", "/account/tokens", {}, SIGNED_IN),
+    # The coordinator's own token: nobody else may revoke it (404, as if there were none).
+    ("POST", "/account/tokens/{token}/revoke", {},
+     {**dict.fromkeys(ROLES, "404"), "anonymous": "login", "coordinator": "ok"}),
     ("GET", "/intake", {}, ONLY_ANALYST),
     ("POST", "/intake", {"urls": "http://files.example.org/x.jpg"}, ONLY_ANALYST),
     ("POST", "/intake/csv", {}, ONLY_ANALYST),
@@ -88,6 +92,7 @@ async def test_every_route_is_in_the_table(ww: WebWorld) -> None:
             if route.method != "HEAD" and not str(path).startswith(("/api/", "/healthz")):
                 routes.add((route.method, str(path).rstrip("/") or "/"))
     tabled = {(m, p.replace("{case}", "{case_id}").replace("{user}", "{user_id}")
+               .replace("{token}", "{token_id}")
                .replace("/style.css", "")) for m, p, _, _ in TABLE}
     assert routes - tabled == set()
     assert isinstance(app, web.Application)
@@ -102,13 +107,16 @@ async def test_role_by_route(ww: WebWorld) -> None:
     async with world.svc.sessions() as session:
         # An account no test signs in with, for the admin actions.
         user_id = await session.scalar(select(User.id).where(User.name == "de"))
+        token_id = await session.scalar(select(ApiToken.id).join(User).where(
+            User.name == "coordinator"))
     problems: list[str] = []
     for role in ROLES:
-        problems += await _check_role(ww, role, case_id, user_id)
+        problems += await _check_role(ww, role, case_id, user_id, token_id)
     assert problems == []
 
 
-async def _check_role(ww: WebWorld, role: str, case_id: int, user_id: int | None) -> list[str]:
+async def _check_role(ww: WebWorld, role: str, case_id: int, user_id: int | None,
+                      token_id: int | None) -> list[str]:
     browser: Browser = await ww.browser(None if role == "anonymous" else role)
     if role == "anonymous":
         await browser.get("/")  # the sign-in form, and its token
@@ -116,7 +124,7 @@ async def _check_role(ww: WebWorld, role: str, case_id: int, user_id: int | None
     for method, raw_path, form, expected in TABLE:
         if role == "de" and "/admin/users/" in raw_path:
             continue  # would act on its own account (it is a 403 anyway)
-        path = raw_path.format(case=case_id, user=user_id)
+        path = raw_path.format(case=case_id, user=user_id, token=token_id)
         data = {k: v.format(case=case_id) for k, v in form.items()}
         if method == "GET":
             page = await browser.get(path)

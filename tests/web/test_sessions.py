@@ -4,13 +4,14 @@ argon2id, and changing one's own password."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select, update
 
-from nttd.auth import hash_scrypt
-from nttd.models import User, WebSession
+from nttd.auth import hash_scrypt, hash_token
+from nttd.models import ApiToken, User, WebSession
 from tests.web.conftest import PASSWORD, Browser, WebWorld, csrf_of, web_world
 
 
@@ -195,3 +196,28 @@ async def test_ended_sessions_are_purged_at_the_next_sign_in(ww: WebWorld) -> No
     clock.advance(timedelta(minutes=31))
     await ww.browser("coordinator")
     assert await session_rows(ww) == 1
+
+
+async def test_own_api_tokens(ww: WebWorld) -> None:
+    world = ww.world
+    browser = await ww.browser("coordinator")
+    page = await browser.get("/account")
+    assert "<title>Your account · nttd</title>" in page.text
+    assert page.text.count("<code>nttd_") == 1
+    assert world.tokens["coordinator"] not in page.text
+    page = await browser.post("/account/tokens")
+    match = re.search(r'<code class="secret">(nttd_[^<]+)</code>', page.text)
+    assert match, page.text
+    token = match.group(1)
+    assert (await world.api("GET", "/api/v1/stats", token=token))[0] == 200
+    async with world.svc.sessions() as session:
+        token_id = await session.scalar(select(ApiToken.id).where(
+            ApiToken.token_hash == hash_token(token)))
+    # Nobody else may revoke it; its owner may, once.
+    other = await ww.browser("analyst")
+    assert (await other.post(f"/account/tokens/{token_id}/revoke")).status == 404
+    assert (await world.api("GET", "/api/v1/stats", token=token))[0] == 200
+    assert (await browser.post(f"/account/tokens/{token_id}/revoke")).status == 200
+    assert (await world.api("GET", "/api/v1/stats", token=token))[0] == 401
+    assert (await browser.post(f"/account/tokens/{token_id}/revoke")).status == 404
+    assert (await world.api("GET", "/api/v1/stats", user="coordinator"))[0] == 200
