@@ -26,6 +26,7 @@ def add_web_routes(app: web.Application) -> None:
     app[LIMITER] = LoginLimiter()
     r = app.router
     r.add_get("/", account.home)
+    r.add_get("/login", account.login_page)
     r.add_post("/login", account.login)
     r.add_post("/logout", account.logout)
     r.add_get("/account", account.account_page)

@@ -52,6 +52,11 @@ async def home(request: web.Request) -> web.StreamResponse:
     return await admin.users_page(request)
 
 
+async def login_page(request: web.Request) -> web.StreamResponse:
+    """A bookmarked /login: the sign-in form lives at /."""
+    raise web.HTTPSeeOther("/")
+
+
 def _client(request: web.Request) -> str:
     return request.remote or "unknown"
 

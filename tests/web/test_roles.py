@@ -64,6 +64,7 @@ TABLE = [
     ("POST", "/admin/users/{user}/password", {}, ONLY_ADMIN),
     ("GET", "/admin/settings", {}, ONLY_ADMIN),
     ("GET", "/admin/partners", {}, ONLY_ADMIN),
+    ("GET", "/login", {}, dict.fromkeys(ROLES, "login")),  # to the form at /
     # The sign-in form's own token lives in a cookie of the signed-out form: the
     # anonymous browser has it (and gets "wrong password"), the others not.
     ("POST", "/login", {"username": "analyst", "password": "x"},

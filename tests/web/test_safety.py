@@ -79,9 +79,10 @@ async def test_get_changes_nothing(ww: WebWorld) -> None:
     browser = await ww.browser("analyst")
     before = await case_state(world, case_id)
     for path in (f"/cases/{case_id}/hold", f"/cases/{case_id}/release", "/logout",
-                 "/inbox/report", "/login", "/intake/csv"):
+                 "/inbox/report", "/intake/csv"):
         page = await browser.get(path)
         assert page.status == 405, path
+    assert (await browser.get("/login")).status == 303
     assert await case_state(world, case_id) == before
     assert (await browser.get("/cases")).status == 200
 
