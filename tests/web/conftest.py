@@ -11,10 +11,13 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import aiohttp
 import pytest
+from argon2 import PasswordHasher, profiles
 
+from nttd import auth
 from nttd.auth import add_user
 from tests.integration.world import World, running_world
 
@@ -126,9 +129,23 @@ class WebWorld:
         return browser
 
 
+# argon2id at the production cost takes ~0.4 s a hash here and every world signs in
+# many times: these worlds hash at the cheapest cost (test_passwords.py holds the
+# production parameters to account).
+CHEAP_HASHER = PasswordHasher.from_parameters(profiles.CHEAPEST)
+
+
 @contextlib.asynccontextmanager
 async def web_world(database_url: str, tmp_path: Path, **overrides: Any
                     ) -> AsyncIterator[WebWorld]:
+    with mock.patch.object(auth, "_ARGON2", CHEAP_HASHER):
+        async with _web_world(database_url, tmp_path, **overrides) as world:
+            yield world
+
+
+@contextlib.asynccontextmanager
+async def _web_world(database_url: str, tmp_path: Path, **overrides: Any
+                     ) -> AsyncIterator[WebWorld]:
     async with running_world(database_url, tmp_path, **overrides) as world, \
             contextlib.AsyncExitStack() as stack:
         async with world.svc.sessions() as session, session.begin():
