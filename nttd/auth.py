@@ -1,8 +1,11 @@
 """Users, roles, passwords and API tokens.
 
-Passwords are hashed with scrypt (stdlib); API tokens are random 256-bit values
-shown once and stored as their SHA-256 (a token is high-entropy, so a fast hash
-is the right tool and lookups stay indexable).
+Passwords are hashed with argon2id (argon2-cffi, the RFC 9106 low-memory
+defaults: about 0.3-0.5 s and 64 MiB a hash on our machines, so it runs in an
+executor, a few at a time: `PasswordHashing`). Hashes of the scrypt scheme used
+before still verify, and `password_needs_rehash` says when to replace one. API
+tokens are random 256-bit values shown once and stored as their SHA-256 (a token
+is high-entropy, so a fast hash is the right tool and lookups stay indexable).
 
 Authenticating a request only reads. When a token was last used is recorded by
 `TokenUsage`: at most once a minute per token, in a transaction of its own,
@@ -22,6 +25,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -58,21 +63,78 @@ class Principal:
         return self.role is Role.ADMIN or self.role in roles
 
 
+_ARGON2 = PasswordHasher()  # argon2id, t=3, m=64 MiB, p=4
+MIN_PASSWORD = 12
+MAX_PASSWORD = 1024  # a longer one is refused before any hashing
+
+
 def hash_password(password: str) -> str:
+    """An argon2id hash (slow on purpose: call it off the event loop)."""
+    return _ARGON2.hash(password)
+
+
+def verify_password(password: str, stored: str) -> bool:
+    """Whether `password` matches `stored` (argon2id, or the older scrypt scheme)."""
+    if stored.startswith("scrypt$"):
+        return _verify_scrypt(password, stored)
+    try:
+        return _ARGON2.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def password_needs_rehash(stored: str) -> bool:
+    """True for a hash of an older scheme or weaker parameters than today's."""
+    if not stored.startswith("$argon2id$"):
+        return True
+    try:
+        return _ARGON2.check_needs_rehash(stored)
+    except InvalidHashError:
+        return True
+
+
+def _verify_scrypt(password: str, stored: str) -> bool:
+    try:
+        _scheme, salt_b64, digest_b64 = stored.split("$")
+        salt, expected = base64.b64decode(salt_b64), base64.b64decode(digest_b64)
+    except ValueError:
+        return False
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1)
+    return hmac.compare_digest(digest, expected)
+
+
+def hash_scrypt(password: str) -> str:
+    """The scheme used before argon2id (kept so tests can make such a hash)."""
     salt = secrets.token_bytes(16)
     digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1)
     return "scrypt$" + base64.b64encode(salt).decode() + "$" + base64.b64encode(digest).decode()
 
 
-def verify_password(password: str, stored: str) -> bool:
-    try:
-        scheme, salt_b64, digest_b64 = stored.split("$")
-    except ValueError:
-        return False
-    if scheme != "scrypt":
-        return False
-    digest = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt_b64), n=2**14, r=8, p=1)
-    return hmac.compare_digest(digest, base64.b64decode(digest_b64))
+def password_problem(password: str) -> str | None:
+    """Why `password` cannot be used, or None."""
+    if len(password) < MIN_PASSWORD:
+        return f"a password must have at least {MIN_PASSWORD} characters"
+    if len(password) > MAX_PASSWORD:
+        return f"a password must have at most {MAX_PASSWORD} characters"
+    return None
+
+
+class PasswordHashing:
+    """Hashing and verifying off the event loop, at most `limit` at once (each one
+    takes 64 MiB and a core for a few tenths of a second); the rest wait their turn."""
+
+    def __init__(self, limit: int = 2) -> None:
+        self._limit = asyncio.Semaphore(limit)
+
+    async def hash(self, password: str) -> str:
+        async with self._limit:
+            return await asyncio.get_running_loop().run_in_executor(
+                None, hash_password, password)
+
+    async def verify(self, password: str, stored: str) -> bool:
+        async with self._limit:
+            return await asyncio.get_running_loop().run_in_executor(
+                None, verify_password, password, stored)
 
 
 def hash_token(token: str) -> str:
@@ -87,7 +149,10 @@ async def add_user(
     password: str,
     hotline_code: str | None,
     now: datetime,
+    hashing: PasswordHashing | None = None,
 ) -> User:
+    """Add a user (AuthError says what is wrong). The password is hashed off the
+    event loop, through `hashing` when given (it caps how many hash at once)."""
     name = name.strip()
     if not name or len(name) > 100:
         raise AuthError("a user name must have 1 to 100 characters")
@@ -97,8 +162,9 @@ async def add_user(
         raise AuthError(
             f"unknown role {role!r}; choose one of {', '.join(r.value for r in Role)}"
         ) from None
-    if len(password) < 12:
-        raise AuthError("a password must have at least 12 characters")
+    problem = password_problem(password)
+    if problem is not None:
+        raise AuthError(problem)
     if await session.scalar(select(User.id).where(User.name == name)) is not None:
         raise AuthError(f"a user named {name!r} already exists")
     hotline_id = None
@@ -112,7 +178,7 @@ async def add_user(
         name=name,
         role=parsed_role.value,
         hotline_id=hotline_id,
-        password_hash=hash_password(password),
+        password_hash=await (hashing or PasswordHashing(1)).hash(password),
         created_at=now,
         disabled=False,
     )
@@ -189,3 +255,30 @@ class TokenUsage:
         """Wait for the writes under way (on shutdown, and in tests)."""
         while self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+@dataclass(frozen=True)
+class TokenView:
+    """What an owner sees of one of their API tokens (never the token itself)."""
+
+    id: int
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+async def list_tokens(session: AsyncSession, user_id: int) -> list[TokenView]:
+    rows = await session.scalars(
+        select(ApiToken).where(ApiToken.user_id == user_id).order_by(ApiToken.id.desc()))
+    return [TokenView(t.id, t.prefix, t.created_at, t.last_used_at, t.revoked_at) for t in rows]
+
+
+async def revoke_token(session: AsyncSession, user_id: int, token_id: int, *,
+                       now: datetime) -> bool:
+    """Revoke one of the user's own tokens; False when they have no such live token."""
+    token = await session.get(ApiToken, token_id)
+    if token is None or token.user_id != user_id or token.revoked_at is not None:
+        return False
+    token.revoked_at = now
+    return True

@@ -237,6 +237,13 @@ SETTINGS: tuple[Setting, ...] = (
             "Base URL under which this nttd is reachable (for links in notices)."),
     Setting("secret_key", "NTTD_SECRET_KEY", "", _optional,
             "Secret for signed links; empty derives one per database (set it in production)."),
+    Setting("session_idle", "NTTD_SESSION_IDLE", "30m", _positive_duration,
+            "A web sign-in ends after this long without a request."),
+    Setting("session_max", "NTTD_SESSION_MAX", "12h", _positive_duration,
+            "A web sign-in ends this long after it began, however busy."),
+    Setting("trust_forwarded_proto", "NTTD_TRUST_FORWARDED_PROTO", "0", _flag,
+            "1 believes the X-Forwarded-Proto header of a TLS-terminating reverse proxy "
+            "(the session cookie is then marked Secure); only behind such a proxy."),
 )
 
 
@@ -280,6 +287,9 @@ class Settings:
     lease_duration: timedelta = timedelta(minutes=5)
     public_url: str | None = None
     secret_key: str | None = None
+    session_idle: timedelta = timedelta(minutes=30)
+    session_max: timedelta = timedelta(hours=12)
+    trust_forwarded_proto: bool = False
 
     def __repr__(self) -> str:
         shown = []

@@ -24,11 +24,14 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import aiohttp
 from aiohttp import web
+from argon2 import PasswordHasher, profiles
 from sqlalchemy import update
 
+from nttd import auth
 from nttd.app import make_app
 from nttd.auth import add_user, create_token
 from nttd.checks import CheckScheduler
@@ -45,6 +48,7 @@ from nttd.services import Services
 from nttd.settings import Settings
 from nttd.workers import next_due, run_until_idle
 
+CHEAP_HASHER = PasswordHasher.from_parameters(profiles.CHEAPEST)
 MAX_DUE_POINTS = 2000  # moments at which work falls due, within one advance()
 WEBHOOK_SECRET = "nl-partner-shared-secret-0123456789"
 PATH = "/img/1.jpg"
@@ -236,6 +240,9 @@ async def running_world(database_url: str, tmp_path: Path, *, wall_clock: bool =
     service's workers run in the background as in production."""
     zone = Zone()
     async with contextlib.AsyncExitStack() as stack:
+        # argon2id at the production cost takes ~0.4 s a hash here; worlds hash at the
+        # cheapest cost (tests/web/test_passwords.py holds production to account).
+        stack.enter_context(mock.patch.object(auth, "_ARGON2", CHEAP_HASHER))
         dns = await stack.enter_async_context(DnsServer(zone))
         rdap = await stack.enter_async_context(RdapServer())
         smtp = await stack.enter_async_context(SmtpSink())

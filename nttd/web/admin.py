@@ -1,0 +1,161 @@
+"""The coordinator's figures and the admin's pages: users, settings, partners."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from typing import Any
+
+from aiohttp import web
+
+from nttd.accounts import list_hotlines, list_users, reset_password, set_disabled
+from nttd.auth import AuthError, Role, add_user
+from nttd.cases import parse_instant
+from nttd.cases.intake import IntakeError
+from nttd.settings import SETTINGS, Settings, format_duration
+from nttd.stats import GROUPS, StatsError, removal_stats
+from nttd.web.base import PASSWORDS, context, require, services
+from nttd.web.render import page
+
+SECRET_FIELDS = {"secret_key"}
+URL_FIELDS = {"smtp_url", "database_url"}  # may carry a password: user:***@
+
+
+async def stats_page(request: web.Request) -> web.Response:
+    require(request, Role.COORDINATOR, Role.ANALYST)
+    svc = services(request)
+    q = request.query
+    group_by = q.get("group_by", "country")
+    error = None
+    result: dict[str, Any] = {"groups": []}
+    try:
+        since = parse_instant(q["since"], "since") if q.get("since") else None
+        until = parse_instant(q["until"], "until") if q.get("until") else None
+        async with svc.read_sessions() as session:
+            result = await removal_stats(session, group_by=group_by, now=svc.clock(),
+                                         since=since, until=until)
+    except (StatsError, IntakeError) as exc:
+        error = str(exc)
+    return page("stats.html", status=400 if error else 200, **context(
+        request, result=result, groups=GROUPS, group_by=group_by, error=error,
+        since=q.get("since", "")[:64], until=q.get("until", "")[:64]))
+
+
+async def users_page(request: web.Request, *, status: int = 200, message: str | None = None,
+                     error: str | None = None, password: str | None = None) -> web.Response:
+    require(request, Role.ADMIN)
+    svc = services(request)
+    async with svc.read_sessions() as session:
+        users = await list_users(session)
+        hotlines = await list_hotlines(session)
+    return page("users.html", status=status, **context(
+        request, users=users, hotlines=[h.code for h in hotlines], roles=list(Role),
+        message=message, error=error, password=password))
+
+
+def _user_id(request: web.Request) -> int:
+    text = request.match_info["user_id"]
+    if not (text.isascii() and text.isdigit() and len(text) <= 9):
+        raise web.HTTPNotFound()
+    return int(text)
+
+
+async def create_user(request: web.Request) -> web.Response:
+    require(request, Role.ADMIN)
+    svc = services(request)
+    form = await request.post()
+
+
+    password = secrets.token_urlsafe(15)
+    name = str(form.get("name", "")).strip()
+    hotline = str(form.get("hotline", "")).strip() or None
+    try:
+        async with svc.sessions() as session, session.begin():
+            await add_user(session, name, str(form.get("role", "")), password=password,
+                           hotline_code=hotline, now=svc.clock(), hashing=request.app[PASSWORDS])
+    except AuthError as exc:
+        return await users_page(request, status=400, error=str(exc))
+    return await users_page(request, message=f"User {name} created. Their password, shown "
+                            "this once:", password=password)
+
+
+async def disable_user(request: web.Request) -> web.Response:
+    return await _set_disabled(request, True)
+
+
+async def enable_user(request: web.Request) -> web.Response:
+    return await _set_disabled(request, False)
+
+
+async def _set_disabled(request: web.Request, disabled: bool) -> web.Response:
+    require(request, Role.ADMIN)
+    svc = services(request)
+    try:
+        async with svc.sessions() as session, session.begin():
+            user = await set_disabled(session, _user_id(request), disabled)
+            name = user.name
+    except AuthError:
+        raise web.HTTPNotFound() from None
+    return await users_page(request, message=f"User {name} is "
+                            f"{'disabled and signed out' if disabled else 'enabled'}.")
+
+
+async def reset_user_password(request: web.Request) -> web.Response:
+    require(request, Role.ADMIN)
+    svc = services(request)
+    try:
+        async with svc.sessions() as session, session.begin():
+            password = await reset_password(session, _user_id(request),
+                                            hashing=request.app[PASSWORDS])
+    except AuthError:
+        raise web.HTTPNotFound() from None
+    return await users_page(request, message="New password, shown this once:",
+                            password=password)
+
+
+def shown_settings(settings: Settings) -> list[dict[str, str]]:
+    """Every setting in force, as text, secrets masked."""
+    rows = []
+    for setting in SETTINGS:
+        value = getattr(settings, setting.field)
+        if setting.field in SECRET_FIELDS:
+            text = "*** (set)" if value else "(not set)"
+        else:
+            text = _as_text(value)
+            if setting.field in URL_FIELDS:
+                text = re.sub(r"//([^@/]*):[^@/]*@", r"//\1:***@", text)
+        rows.append({"env": setting.env, "value": text, "default": setting.default,
+                     "help": setting.help})
+    return rows
+
+
+def _as_text(value: Any) -> str:
+    if value is None:
+        return "(none)"
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, tuple):
+        return ",".join(_as_text(v) if not isinstance(v, tuple) else "=".join(v) for v in value)
+    if hasattr(value, "total_seconds"):
+        return format_duration(value)
+    return str(value)
+
+
+async def settings_page(request: web.Request) -> web.Response:
+    require(request, Role.ADMIN)
+    return page("settings.html", **context(
+        request, settings=shown_settings(services(request).settings)))
+
+
+async def partners_page(request: web.Request) -> web.Response:
+    require(request, Role.ADMIN)
+    svc = services(request)
+    async with svc.read_sessions() as session:
+        hotlines = [
+            {"code": h.code, "name": h.name, "countries": ", ".join(h.countries or []),
+             "self": h.is_self, "language": h.language, "email": h.email,
+             "webhook": bool(h.webhook_url)}
+            for h in await list_hotlines(session)]
+    return page("partners.html", **context(request, hotlines=hotlines))
+
+

@@ -1,0 +1,156 @@
+"""The analysts' case list and every role's case page, with hold and release."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from nttd.accounts import hotline_codes
+from nttd.api.http import MAX_ID
+from nttd.auth import Role
+from nttd.cases import (
+    PARTNER_STATUSES,
+    CaseFilter,
+    CaseNotFound,
+    CaseStatus,
+    InvalidTransition,
+    QueryError,
+    case_detail,
+    hold,
+    list_cases,
+    notice_texts,
+    visible_case,
+)
+from nttd.cases.queries import ROUTES
+from nttd.routing import release_case
+from nttd.web.base import context, require, services
+from nttd.web.render import page
+
+PAGE_SIZE = 50
+FILTERS = ("status", "country", "partner", "route", "classification", "host")
+
+
+def case_id_of(request: web.Request) -> int:
+    text = request.match_info["case_id"]
+    if not (text.isascii() and text.isdigit() and len(text) <= 10 and 0 < int(text) <= MAX_ID):
+        raise web.HTTPNotFound()
+    return int(text)
+
+
+async def case_list(request: web.Request) -> web.Response:
+    principal = require(request, Role.ANALYST)
+    svc = services(request)
+    chosen = {name: request.query.get(name, "").strip()[:255] for name in FILTERS}
+    page_no = request.query.get("page", "1")
+    number = int(page_no) if page_no.isascii() and page_no.isdigit() and len(page_no) < 7 else 1
+    number = max(number, 1)
+    error = None
+    try:
+        where = CaseFilter(limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE,
+                           **{k: (v or None) for k, v in chosen.items()})
+    except QueryError as exc:
+        error, where = str(exc), CaseFilter(limit=PAGE_SIZE)
+    async with svc.read_sessions() as session:
+        listed = await list_cases(session, principal, where)
+        partners = await hotline_codes(session)
+    total = int(listed["total"] or 0)
+    kept = {k: v for k, v in chosen.items() if v}
+
+    def link(to: int) -> str:
+        return "/cases?" + urlencode({**kept, "page": to})
+
+    return page("cases.html", status=400 if error else 200, **context(
+        request, cases=listed["cases"], total=total, chosen=chosen, error=error,
+        statuses=[s.value for s in CaseStatus], routes=ROUTES, partners=partners,
+        page_no=number, pages=max(1, -(-total // PAGE_SIZE)),
+        prev_link=link(number - 1) if number > 1 else None,
+        next_link=link(number + 1) if number * PAGE_SIZE < total else None))
+
+
+def _flat(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """Facts as (path, value) rows, e.g. ("hosting.asn", 64501)."""
+    if isinstance(value, dict):
+        rows = []
+        for key in value:
+            if key == "provenance":
+                continue
+            rows.extend(_flat(value[key], f"{prefix}.{key}" if prefix else str(key)))
+        return rows
+    if isinstance(value, list):
+        if all(not isinstance(v, dict | list) for v in value):
+            return [(prefix, ", ".join(str(v) for v in value) if value else None)]
+        rows = []
+        for i, item in enumerate(value):
+            rows.extend(_flat(item, f"{prefix}[{i}]"))
+        return rows
+    return [(prefix, value)]
+
+
+async def case_page(request: web.Request, *, status: int = 200,
+                    error: str | None = None) -> web.Response:
+    principal = require(request, Role.ANALYST, Role.PARTNER)
+    svc = services(request)
+    async with svc.read_sessions() as session:
+        try:
+            case = await visible_case(session, principal, case_id_of(request))
+        except CaseNotFound:
+            raise web.HTTPNotFound() from None
+        data = await case_detail(session, case, principal, now=svc.clock())
+        texts = await notice_texts(session, principal, case)
+    facts = data.get("facts") or {}
+    provenance = facts.get("provenance") if isinstance(facts, dict) else None
+    return page("case.html", status=status, **context(
+        request, case=data, facts=_flat(facts), provenance=provenance or {},
+        notices=data.get("notices", []), texts=texts, error=error,
+        partner_statuses=PARTNER_STATUSES,
+        is_analyst=principal.can(Role.ANALYST)))
+
+
+async def _note(request: web.Request) -> str | None:
+    form = await request.post()
+    note = str(form.get("note", "")).strip()
+    return note[:2000] or None
+
+
+async def hold_case(request: web.Request) -> web.StreamResponse:
+    principal = require(request, Role.ANALYST)
+    svc = services(request)
+    note = await _note(request)
+    async with svc.sessions() as session, session.begin():
+        try:
+            case = await visible_case(session, principal, case_id_of(request))
+        except CaseNotFound:
+            raise web.HTTPNotFound() from None
+        try:
+            hold(session, case, actor=principal.actor, now=svc.clock(), note=note)
+        except InvalidTransition as exc:
+            error: str | None = str(exc)
+        else:
+            error = None
+    if error is None:  # after the commit
+        raise web.HTTPSeeOther(f"/cases/{case.id}")
+    return await case_page(request, status=409, error=error)
+
+
+async def release(request: web.Request) -> web.StreamResponse:
+    principal = require(request, Role.ANALYST)
+    svc = services(request)
+    note = await _note(request)
+    async with svc.sessions() as session, session.begin():
+        try:
+            case = await visible_case(session, principal, case_id_of(request))
+        except CaseNotFound:
+            raise web.HTTPNotFound() from None
+        try:
+            await release_case(session, svc, case, actor=principal.actor, now=svc.clock(),
+                               note=note)
+        except InvalidTransition as exc:
+            error: str | None = str(exc)
+        else:
+            error = None
+    if error is None:  # after the commit
+        raise web.HTTPSeeOther(f"/cases/{case.id}")
+    return await case_page(request, status=409, error=error)
+
