@@ -37,9 +37,10 @@ from notices.mail import build_message, send_message
 from notices.render import NoticeItem, Party, RenderedNotice
 from notices.webhook import post_webhook
 from notices.xarf_reports import build_reports
-from nttd.cases import CaseFacts, CaseStatus, record_event
+from nttd.cases import REROUTABLE, CaseFacts, CaseStatus, record_event
 from nttd.db import claim
 from nttd.models import Case, Hotline, Notice, NoticeCase
+from nttd.outbox.reminders import first_reminder_at
 from nttd.outbox.status import NoticeStatus, check_notice_transition
 from nttd.services import Services
 
@@ -122,12 +123,18 @@ async def _prepare(svc: Services, notice_id: int) -> tuple[RenderedNotice, str |
             )
         )
         held = [c for c in cases if c.status == CaseStatus.HOLD]
-        for case in held:
+        for case in held if notice.step == "notice" else ():
             await session.execute(delete(NoticeCase).where(
                 NoticeCase.notice_id == notice.id, NoticeCase.case_id == case.id))
             record_event(session, case.id, "notice_deferred_hold", actor=SYSTEM, now=now,
                          notice_id=notice.id)
         active = [c for c in cases if c.status != CaseStatus.HOLD]
+        if notice.step == "reminder":
+            # A reminder lists only what is still online when it goes out.
+            for case in [c for c in cases if c.status not in REROUTABLE]:
+                await session.execute(delete(NoticeCase).where(
+                    NoticeCase.notice_id == notice.id, NoticeCase.case_id == case.id))
+            active = [c for c in active if c.status in REROUTABLE]
         if not active:
             _set_status(notice, NoticeStatus.CANCELLED)
             notice.lease_owner = notice.lease_until = None
@@ -149,6 +156,7 @@ async def _prepare(svc: Services, notice_id: int) -> tuple[RenderedNotice, str |
                                 email=notice.address if notice.channel == "email" else None,
                                 country=country),
                 now=now,
+                step=notice.step,
                 respond_by=now + svc.settings.reminder_schedule[0],
                 texts=svc.settings.letter_texts(),
             )
@@ -188,12 +196,14 @@ async def _deliver_one(svc: Services, notice_id: int) -> None:
         notice.attempts += 1
         notice.last_error = None
         notice.lease_owner = notice.lease_until = None
+        notice.next_reminder_at = first_reminder_at(notice, sent_at, svc)
         case_ids = list(await session.scalars(
             select(NoticeCase.case_id).where(NoticeCase.notice_id == notice_id)))
+        event = "notice_sent" if notice.step == "notice" else "reminder_sent"
         for case in await session.scalars(select(Case).where(Case.id.in_(case_ids))):
             if case.first_notice_at is None or case.first_notice_at > sent_at:
                 case.first_notice_at = sent_at
-            record_event(session, case.id, "notice_sent", actor=SYSTEM, now=sent_at,
+            record_event(session, case.id, event, actor=SYSTEM, now=sent_at,
                          notice_id=notice_id, recipient_kind=notice.recipient_kind,
                          channel=notice.channel, address=notice.address)
 
