@@ -149,9 +149,16 @@ class NoticeRenderer:
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        self._languages: dict[str, frozenset[str]] = {}
 
     def languages(self, kind: str) -> frozenset[str]:
-        """The languages that have a complete letter (subject and body) for `kind`."""
+        """The languages that have a complete letter (subject and body) for `kind`.
+        Read once per renderer: a new language folder is seen after a restart."""
+        if kind not in self._languages:
+            self._languages[kind] = self._find_languages(kind)
+        return self._languages[kind]
+
+    def _find_languages(self, kind: str) -> frozenset[str]:
         if not _NAME_RE.match(kind):
             return frozenset()
         found: dict[str, set[str]] = {}
