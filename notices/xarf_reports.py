@@ -27,8 +27,6 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-import xarf
-
 XARF_KINDS = frozenset({"host", "registrar", "cdn"})
 CLASSIFICATIONS = {"baseline": "baseline", "a1": "A1", "a2": "A2", "b1": "B1", "b2": "B2"}
 MEDIA_TYPES = frozenset({"image", "video", "audio", "text", "mixed"})
@@ -56,6 +54,10 @@ def _contact(sender: Mapping[str, Any]) -> dict[str, str]:
 
 def build_report(payload: Mapping[str, Any], report: Mapping[str, Any]) -> dict[str, Any]:
     """One X-ARF v4 content/csam report (a JSON-ready dict) for one entry of `reports`."""
+    # Imported on first use: xarf builds its pydantic models and JSON schemas at import
+    # (~1 s here), which every `nttd` command would otherwise pay at start.
+    import xarf
+
     contact = _contact(payload.get("sender") or {})
     own = report.get("classification")
     classification = CLASSIFICATIONS.get(str(own or "").strip().lower(), "baseline")
