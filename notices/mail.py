@@ -1,9 +1,11 @@
 """Notices by email: the SMTP settings, the message, and its delivery.
 
-The message is multipart/mixed with exactly two parts: the plain-text body
-(UTF-8; URLs only defanged) and the JSON payload as an attachment named
-`report.json` (the only place the exact URLs appear). There is never a
-text/html part, and no media is ever attached.
+The message is multipart/mixed: the plain-text body (UTF-8; URLs only
+defanged), the JSON payload as an attachment named `report.json`, and, when the
+caller passes them (notices to a provider: `notices.xarf_reports`), one X-ARF v4
+report per URL named `xarf-1.json`, `xarf-2.json`, ... These JSON attachments are
+the only place the exact URLs appear. There is never a text/html part, and no
+media is ever attached.
 
 `NTTD_SMTP_URL` takes the form `smtp://[user:pass@]host[:port][?starttls=yes|no]`
 (port 25 by default) or `smtps://[user:pass@]host[:port]` (implicit TLS, port 465).
@@ -23,11 +25,12 @@ from __future__ import annotations
 
 import email.utils
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email import policy
 from email.message import EmailMessage
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiosmtplib
@@ -125,8 +128,10 @@ def build_message(
     from_addr: str,
     to_addrs: Sequence[str],
     message_id_domain: str = "nttd.invalid",
+    xarf_reports: Sequence[Mapping[str, Any]] = (),
 ) -> EmailMessage:
-    """The email for a rendered notice: text/plain body plus report.json, nothing else."""
+    """The email for a rendered notice: text/plain body, report.json and the X-ARF
+    reports given (xarf-1.json, ...), nothing else."""
     if isinstance(to_addrs, str):
         raise TypeError("to_addrs must be a sequence of addresses, not one string")
     if not to_addrs:
@@ -145,6 +150,10 @@ def build_message(
     message.add_attachment(
         report.encode("utf-8"), maintype="application", subtype="json", filename="report.json"
     )
+    for number, xarf_report in enumerate(xarf_reports, start=1):
+        text = json.dumps(xarf_report, ensure_ascii=False, indent=2, sort_keys=True)
+        message.add_attachment(text.encode("utf-8"), maintype="application", subtype="json",
+                               filename=f"xarf-{number}.json")
     return message
 
 

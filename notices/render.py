@@ -15,6 +15,13 @@ template context, so no template can print a live link by mistake. Templates get
     recipient  {"name", "email", "country"}
     reply_url  our own link where the recipient answers, or None
     sent_at    ISO 8601, UTC
+    step       "notice" (the first letter) or "reminder" (a letter chasing it)
+    respond_by ISO 8601, UTC: by when the recipient is asked to act (default sent_at + 24h)
+    legal_basis the legal-basis paragraph in the letter's language (notices.texts)
+    signature  the closing above the sender's name, in the letter's language
+
+One template pair per kind and language serves both steps: a letter branches on
+`step` where the reminder words differ, so hotline staff edit whole letters.
 
 Undefined names fail loudly (StrictUndefined). The subject is made one line.
 
@@ -38,7 +45,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -46,9 +53,12 @@ import jinja2
 
 from notices.defang import defang
 from notices.errors import TemplateMissing
+from notices.texts import LetterTexts
 
 PAYLOAD_FORMAT = "nttd-notice/1"
 FALLBACK_LANGUAGE = "en"
+STEPS = ("notice", "reminder")
+DEFAULT_RESPONSE_TIME = timedelta(hours=24)
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 
 
@@ -139,6 +149,25 @@ class NoticeRenderer:
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        self._languages: dict[str, frozenset[str]] = {}
+
+    def languages(self, kind: str) -> frozenset[str]:
+        """The languages that have a complete letter (subject and body) for `kind`.
+        Read once per renderer: a new language folder is seen after a restart."""
+        if kind not in self._languages:
+            self._languages[kind] = self._find_languages(kind)
+        return self._languages[kind]
+
+    def _find_languages(self, kind: str) -> frozenset[str]:
+        if not _NAME_RE.match(kind):
+            return frozenset()
+        found: dict[str, set[str]] = {}
+        for name in self._env.list_templates():
+            parts = name.split("/")
+            if len(parts) == 3 and parts[0] == kind and _NAME_RE.match(parts[1]):
+                found.setdefault(parts[1], set()).add(parts[2])
+        return frozenset(lang for lang, files in found.items()
+                         if {"subject.txt", "body.txt"} <= files)
 
     def _templates(self, kind: str, language: str) -> tuple[str, jinja2.Template, jinja2.Template]:
         if not _NAME_RE.match(kind):
@@ -167,12 +196,18 @@ class NoticeRenderer:
         recipient: Party,
         reply_url: str | None = None,
         now: datetime,
+        step: str = "notice",
+        respond_by: datetime | None = None,
+        texts: LetterTexts | None = None,
     ) -> RenderedNotice:
         """Render one notice about `items` from `sender` to `recipient`."""
         if not items:
             raise ValueError("a notice needs at least one item")
+        if step not in STEPS:
+            raise ValueError(f"step must be one of {', '.join(STEPS)}, not {step!r}")
         used_language, subject_template, body_template = self._templates(kind, language)
         sent_at = _iso(now, "now")
+        texts = texts or LetterTexts()
         context: dict[str, Any] = {
             "items": [_template_item(item) for item in items],
             "count": len(items),
@@ -180,6 +215,10 @@ class NoticeRenderer:
             "recipient": _party(recipient),
             "reply_url": reply_url,
             "sent_at": sent_at,
+            "step": step,
+            "respond_by": _iso(respond_by or now + DEFAULT_RESPONSE_TIME, "respond_by"),
+            "legal_basis": texts.legal_basis_for(used_language),
+            "signature": texts.signature_for(used_language),
         }
         payload: dict[str, Any] = {
             "format": PAYLOAD_FORMAT,

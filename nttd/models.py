@@ -170,6 +170,13 @@ class Notice(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # notice | reminder (the letter's wording); a reminder names the notice it chases.
+    step: Mapped[str] = mapped_column(String(16), default="notice", server_default="notice")
+    reminder_of: Mapped[int | None] = mapped_column(ForeignKey("notices.id"))
+    # On a first notice to a provider: reminders queued so far, and when the next is due
+    # (None: no more, or its cases are all gone). See nttd.outbox.reminders.
+    reminders_sent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_reminder_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
 
 class NoticeCase(Base):

@@ -20,6 +20,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from notices.language import (
+    DEFAULT_COUNTRY_LANGUAGES,
+    format_country_languages,
+    parse_country_languages,
+)
+from notices.texts import LetterTexts
 from nttd.verdicts import Verdict
 from resolvers.dns import parse_nameservers
 
@@ -128,6 +134,19 @@ def _optional(text: str) -> str | None:
     return text.strip() or None
 
 
+def _country_languages(text: str) -> tuple[tuple[str, str], ...]:
+    return tuple(parse_country_languages(text).items())
+
+
+def _letter_text(text: str) -> str | None:
+    """A paragraph for a letter; `\\n` in an environment variable is a line break."""
+    return text.replace("\\n", "\n").strip() or None
+
+
+# The languages nttd ships letters in; each has its legal-basis and signature setting.
+LETTER_LANGUAGES = ("en", "de", "fr", "nl", "es")
+
+
 def _whois_servers(text: str) -> tuple[tuple[str, str], ...]:
     from resolvers.whois import parse_whois_servers
 
@@ -203,6 +222,21 @@ SETTINGS: tuple[Setting, ...] = (
             "that mattered (first online, the removal streak, reappearance) are kept."),
     Setting("notice_batch_window", "NTTD_NOTICE_BATCH_WINDOW", "10m", _duration,
             "How long notices to one recipient are gathered before sending."),
+    Setting("country_languages", "NTTD_COUNTRY_LANGUAGES",
+            format_country_languages(DEFAULT_COUNTRY_LANGUAGES), _country_languages,
+            "Comma list of COUNTRY=language: the language of notices to a provider in that "
+            "country (a partner hotline's own language setting comes first); a country not "
+            "listed, or a language without letters, gets English."),
+    *(Setting(f"notice_legal_basis_{lang}", f"NTTD_NOTICE_LEGAL_BASIS_{lang.upper()}", "",
+              _letter_text,
+              f"The legal-basis paragraph of notices to providers written in '{lang}' "
+              "(plain text, \\n for a line break); empty means the built-in one.")
+      for lang in LETTER_LANGUAGES),
+    *(Setting(f"notice_signature_{lang}", f"NTTD_NOTICE_SIGNATURE_{lang.upper()}", "",
+              _letter_text,
+              f"The closing of notices written in '{lang}', printed above the hotline's name "
+              "and address (plain text, \\n for a line break); empty means the built-in one.")
+      for lang in LETTER_LANGUAGES),
     Setting("reminder_schedule", "NTTD_REMINDER_SCHEDULE", "24h,48h,72h", _schedule,
             "Durations after which an unremoved case is chased, then escalated."),
     Setting("check_timeout", "NTTD_CHECK_TIMEOUT", "15s", _positive_duration,
@@ -271,6 +305,17 @@ class Settings:
         timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1))
     check_retention: timedelta = timedelta(days=90)
     notice_batch_window: timedelta = timedelta(minutes=10)
+    country_languages: tuple[tuple[str, str], ...] = tuple(DEFAULT_COUNTRY_LANGUAGES.items())
+    notice_legal_basis_en: str | None = None
+    notice_legal_basis_de: str | None = None
+    notice_legal_basis_fr: str | None = None
+    notice_legal_basis_nl: str | None = None
+    notice_legal_basis_es: str | None = None
+    notice_signature_en: str | None = None
+    notice_signature_de: str | None = None
+    notice_signature_fr: str | None = None
+    notice_signature_nl: str | None = None
+    notice_signature_es: str | None = None
     reminder_schedule: tuple[timedelta, ...] = (
         timedelta(hours=24), timedelta(hours=48), timedelta(hours=72))
     check_timeout: timedelta = timedelta(seconds=15)
@@ -321,6 +366,15 @@ class Settings:
             except ValueError as exc:
                 raise SettingsError(f"{setting.env}: invalid value {text!r}: {exc}") from None
         return cls(**values)
+
+    def letter_texts(self) -> LetterTexts:
+        """The legal-basis paragraphs and signatures set per language."""
+        def per_language(prefix: str) -> dict[str, str]:
+            values = {lang: getattr(self, f"{prefix}_{lang}") for lang in LETTER_LANGUAGES}
+            return {lang: text for lang, text in values.items() if text}
+
+        return LetterTexts(legal_basis=per_language("notice_legal_basis"),
+                           signature=per_language("notice_signature"))
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)

@@ -28,7 +28,7 @@ from nttd.checks import CheckScheduler, prune_check_history
 from nttd.db import is_sqlite
 from nttd.factcache import delete_expired_facts
 from nttd.models import Case, Notice
-from nttd.outbox import NoticeStatus, deliver_due_notices
+from nttd.outbox import NoticeStatus, deliver_due_notices, queue_due_reminders
 from nttd.routing import reresolve_due_cases, resolve_due_cases
 from nttd.services import Services
 
@@ -44,6 +44,7 @@ Step = Callable[[Services], Awaitable[int]]
 STEPS: dict[str, Step] = {
     "resolve": resolve_due_cases,
     "deliver": deliver_due_notices,
+    "remind": queue_due_reminders,  # NTTD_REMINDER_SCHEDULE: chase providers
     "reresolve": reresolve_due_cases,
     "seal": seal_audit_trail,
 }
@@ -147,6 +148,7 @@ async def next_due(svc: Services) -> datetime | None:
             Case.status.in_([s.value for s in REROUTABLE]), Case.next_reresolve_at > now),
         select(func.min(Notice.next_attempt_at)).where(
             Notice.status == NoticeStatus.QUEUED, Notice.next_attempt_at > now),
+        select(func.min(Notice.next_reminder_at)).where(Notice.next_reminder_at > now),
     ]
     async with svc.read_sessions() as session:
         times = [await session.scalar(q) for q in queries]

@@ -7,6 +7,7 @@ Other packages import from here only.
 from nttd.outbox.delivery import deliver_due_notices, retry_delay
 from nttd.outbox.queue import has_queued_notice, queue_notices, withdraw_queued
 from nttd.outbox.recipient import Recipient
+from nttd.outbox.reminders import queue_due_reminders
 from nttd.outbox.status import InvalidNoticeTransition, NoticeStatus, check_notice_transition
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "check_notice_transition",
     "deliver_due_notices",
     "has_queued_notice",
+    "queue_due_reminders",
     "queue_notices",
     "retry_delay",
     "withdraw_queued",

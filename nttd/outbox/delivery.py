@@ -6,6 +6,17 @@ them from their cases, sends them and records the outcome. A notice that could
 not be delivered stays queued with a later `next_attempt_at` — nothing is lost
 when SMTP or a partner's webhook is down. Cases on law-enforcement hold are
 taken out of a notice before it is sent (they are queued again on release).
+
+The letter's language is chosen when the notice is rendered (`notices.language_for`):
+the partner hotline's language, else the language of the recipient's country
+(`NTTD_COUNTRY_LANGUAGES`; for a host the hosting country of its cases, the most
+common one; a registrar's or CDN's country is not known, so they get English), else
+English. E-mail notices to a provider carry one X-ARF report per URL, built from the
+rendered payload at each attempt (the same reports again after a crash).
+
+An e-mail notice needs the sender address (`NTTD_NOTICE_FROM`, also the X-ARF
+reporter's contact): without it the notice is not rendered and stays queued, retried
+like an SMTP outage - a configuration gap, not a fault of the notice.
 """
 
 from __future__ import annotations
@@ -13,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import secrets
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -20,12 +32,15 @@ from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notices.errors import DeliveryError, NoticeError
+from notices.language import language_for
 from notices.mail import build_message, send_message
 from notices.render import NoticeItem, Party, RenderedNotice
 from notices.webhook import post_webhook
-from nttd.cases import CaseFacts, CaseStatus, record_event
+from notices.xarf_reports import build_reports
+from nttd.cases import REROUTABLE, CaseFacts, CaseStatus, record_event
 from nttd.db import claim
 from nttd.models import Case, Hotline, Notice, NoticeCase
+from nttd.outbox.reminders import first_reminder_at
 from nttd.outbox.status import NoticeStatus, check_notice_transition
 from nttd.services import Services
 
@@ -88,10 +103,11 @@ async def _prepare(svc: Services, notice_id: int) -> tuple[RenderedNotice, str |
         notice = await session.get(Notice, notice_id)
         if notice is None or notice.lease_owner != svc.worker_id:
             return None
-        secret = None
+        secret, partner_language = None, None
         if notice.hotline_id is not None:
             hotline = await session.get(Hotline, notice.hotline_id)
-            secret = hotline.webhook_secret if hotline is not None else None
+            if hotline is not None:
+                secret, partner_language = hotline.webhook_secret, hotline.language
         if notice.status == NoticeStatus.SENDING and notice.payload is not None:
             log.warning("notice %s was being sent when its worker stopped: sending it again "
                         "with the same Message-ID", notice_id)
@@ -107,25 +123,42 @@ async def _prepare(svc: Services, notice_id: int) -> tuple[RenderedNotice, str |
             )
         )
         held = [c for c in cases if c.status == CaseStatus.HOLD]
-        for case in held:
+        for case in held if notice.step == "notice" else ():
             await session.execute(delete(NoticeCase).where(
                 NoticeCase.notice_id == notice.id, NoticeCase.case_id == case.id))
             record_event(session, case.id, "notice_deferred_hold", actor=SYSTEM, now=now,
                          notice_id=notice.id)
         active = [c for c in cases if c.status != CaseStatus.HOLD]
+        if notice.step == "reminder":
+            # A reminder lists only what is still online when it goes out.
+            for case in [c for c in cases if c.status not in REROUTABLE]:
+                await session.execute(delete(NoticeCase).where(
+                    NoticeCase.notice_id == notice.id, NoticeCase.case_id == case.id))
+            active = [c for c in active if c.status in REROUTABLE]
         if not active:
             _set_status(notice, NoticeStatus.CANCELLED)
             notice.lease_owner = notice.lease_until = None
             return None
+        if notice.channel == "email" and not svc.settings.notice_from:
+            _postpone(svc, notice, "no sender address configured (NTTD_NOTICE_FROM)", now)
+            return None
         sender = await _sender(session, svc)
+        country = _recipient_country(notice.recipient_kind, active)
+        language = language_for(
+            partner_language if notice.recipient_kind == "partner" else None, country,
+            dict(svc.settings.country_languages), svc.renderer.languages(notice.recipient_kind))
         try:
             rendered = svc.renderer.render(
-                notice.recipient_kind, notice.language,
+                notice.recipient_kind, language,
                 items=[_item(c) for c in active],
                 sender=sender,
                 recipient=Party(name=notice.recipient_name,
-                                email=notice.address if notice.channel == "email" else None),
+                                email=notice.address if notice.channel == "email" else None,
+                                country=country),
                 now=now,
+                step=notice.step,
+                respond_by=now + svc.settings.reminder_schedule[0],
+                texts=svc.settings.letter_texts(),
             )
         except (NoticeError, ValueError) as exc:
             # A template problem does not heal by waiting: fail loudly, keep the cases.
@@ -133,6 +166,7 @@ async def _prepare(svc: Services, notice_id: int) -> tuple[RenderedNotice, str |
             _fail(session, notice, [c.id for c in active], error, now)
             return None
         _set_status(notice, NoticeStatus.SENDING)
+        notice.language = rendered.language
         notice.message_id = notice.message_id or _message_id(notice.id, _domain(svc))
         notice.subject, notice.body, notice.payload = (
             rendered.subject, rendered.body, rendered.payload)
@@ -162,18 +196,29 @@ async def _deliver_one(svc: Services, notice_id: int) -> None:
         notice.attempts += 1
         notice.last_error = None
         notice.lease_owner = notice.lease_until = None
+        notice.next_reminder_at = first_reminder_at(notice, sent_at, svc)
         case_ids = list(await session.scalars(
             select(NoticeCase.case_id).where(NoticeCase.notice_id == notice_id)))
+        event = "notice_sent" if notice.step == "notice" else "reminder_sent"
         for case in await session.scalars(select(Case).where(Case.id.in_(case_ids))):
             if case.first_notice_at is None or case.first_notice_at > sent_at:
                 case.first_notice_at = sent_at
-            record_event(session, case.id, "notice_sent", actor=SYSTEM, now=sent_at,
+            record_event(session, case.id, event, actor=SYSTEM, now=sent_at,
                          notice_id=notice_id, recipient_kind=notice.recipient_kind,
                          channel=notice.channel, address=notice.address)
 
 
 def _set_status(notice: Notice, new: NoticeStatus) -> None:
     notice.status = check_notice_transition(notice.status, new).value
+
+
+def _recipient_country(kind: str, cases: Sequence[Case]) -> str | None:
+    """The recipient's country as far as we know it: where its cases are hosted (a host,
+    a partner hotline). A registrar's or CDN's own country is not among the facts."""
+    if kind not in ("host", "partner"):
+        return None
+    countries = Counter(c.country for c in cases if c.country)
+    return countries.most_common(1)[0][0] if countries else None
 
 
 def _item(case: Case) -> NoticeItem:
@@ -207,7 +252,8 @@ async def _send(
                             temporary=True)
     if not svc.settings.notice_from:
         raise DeliveryError("no sender address configured (NTTD_NOTICE_FROM)", temporary=True)
-    message = build_message(rendered, from_addr=svc.settings.notice_from, to_addrs=[address])
+    message = build_message(rendered, from_addr=svc.settings.notice_from, to_addrs=[address],
+                            xarf_reports=build_reports(rendered.payload))
     message.replace_header("Message-ID", message_id)  # the same on every attempt
     await send_message(message, svc.smtp)
 
@@ -218,20 +264,25 @@ async def _record_failure(svc: Services, notice_id: int, error: str, *, temporar
         notice = await session.get(Notice, notice_id)
         if notice is None or notice.status not in (NoticeStatus.QUEUED, NoticeStatus.SENDING):
             return
-        notice.lease_owner = notice.lease_until = None
         if temporary:
-            notice.attempts += 1
-            notice.last_error = error
-            if notice.status == NoticeStatus.SENDING:
-                _set_status(notice, NoticeStatus.QUEUED)
-            notice.next_attempt_at = now + retry_delay(
-                notice.attempts, svc.settings.notice_retry_schedule)
-            log.warning("notice %s not delivered (attempt %s), will retry: %s",
-                        notice_id, notice.attempts, error)
+            _postpone(svc, notice, error, now)
             return
+        notice.lease_owner = notice.lease_until = None
         case_ids = list(await session.scalars(
             select(NoticeCase.case_id).where(NoticeCase.notice_id == notice_id)))
         _fail(session, notice, case_ids, error, now)
+
+
+def _postpone(svc: Services, notice: Notice, error: str, now: datetime) -> None:
+    """A temporary failure: the notice stays queued and is tried again later."""
+    notice.lease_owner = notice.lease_until = None
+    notice.attempts += 1
+    notice.last_error = error
+    if notice.status == NoticeStatus.SENDING:
+        _set_status(notice, NoticeStatus.QUEUED)
+    notice.next_attempt_at = now + retry_delay(notice.attempts, svc.settings.notice_retry_schedule)
+    log.warning("notice %s not delivered (attempt %s), will retry: %s",
+                notice.id, notice.attempts, error)
 
 
 def _fail(session: AsyncSession, notice: Notice, case_ids: Sequence[int], error: str,

@@ -18,7 +18,10 @@ def mails_to(world: World, address: str) -> list:
 
 
 def json_part(mail) -> dict:  # type: ignore[no-untyped-def]
-    parts = [p for p in mail.message.walk() if p.get_content_type() == "application/json"]
+    # Our own machine part, by name: notices to providers also carry X-ARF reports
+    # (xarf-1.json, ...), JSON as well.
+    parts = [p for p in mail.message.walk() if p.get_content_type() == "application/json"
+             and p.get_filename() == "report.json"]
     assert len(parts) == 1
     return json.loads(parts[0].get_content() if isinstance(parts[0].get_content(), str)
                       else parts[0].get_content().decode())

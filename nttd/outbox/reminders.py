@@ -1,0 +1,87 @@
+"""Reminders: a provider that leaves its cases online is chased, letter after letter.
+
+`NTTD_REMINDER_SCHEDULE` (default `24h,48h,72h`) gives the times after a first notice
+to a host, registrar or CDN was sent at which a reminder goes to the same recipient
+(so by default one a day for three days). Each reminder is a notice of its own
+(`step = "reminder"`, `reminder_of` = the first notice), written with the reminder
+wording of the same letter, listing only the first notice's cases that are still
+online (routed, notified, monitoring or reappeared: not removed, closed, held or
+sent back to an analyst). Once none is left, the chase ends. Each reminder leaves a
+`reminder_queued` event on each case it lists, and `reminder_sent` once delivered.
+
+A reminder that falls due late (the workers were stopped) goes out once, and the next
+one keeps its distance from it. Partner hotlines are not chased here (they report
+status themselves); escalation to other parties is not done here either.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+
+from nttd.cases import REROUTABLE, record_event
+from nttd.db import claim
+from nttd.models import Case, Notice, NoticeCase
+from nttd.outbox.status import NoticeStatus
+from nttd.services import Services
+
+SYSTEM = "system:outbox"
+CHASED_KINDS = frozenset({"host", "registrar", "cdn"})
+STILL_ONLINE = frozenset(s.value for s in REROUTABLE)
+
+
+def first_reminder_at(notice: Notice, sent_at: datetime, svc: Services) -> datetime | None:
+    """When the first reminder of a just-sent notice falls due (None: never chased)."""
+    if notice.step != "notice" or notice.recipient_kind not in CHASED_KINDS:
+        return None
+    return sent_at + svc.settings.reminder_schedule[0]
+
+
+async def queue_due_reminders(svc: Services, *, limit: int = 20) -> int:
+    """Queue the reminders that are due; returns how many first notices were looked at."""
+    now = svc.clock()
+    async with svc.sessions() as session, session.begin():
+        ids = await claim(
+            session, Notice, where=[Notice.next_reminder_at <= now],
+            order_by=Notice.next_reminder_at, limit=limit, owner=svc.worker_id, now=now,
+            lease_until=now + svc.settings.lease_duration,
+        )
+    for notice_id in ids:
+        await _queue_one(svc, notice_id, now)
+    return len(ids)
+
+
+async def _queue_one(svc: Services, notice_id: int, now: datetime) -> None:
+    schedule = svc.settings.reminder_schedule
+    async with svc.sessions() as session, session.begin():
+        first = await session.get(Notice, notice_id)
+        if first is None or first.lease_owner != svc.worker_id:
+            return
+        first.lease_owner = first.lease_until = None
+        online = list(await session.scalars(
+            select(Case).join(NoticeCase, NoticeCase.case_id == Case.id)
+            .where(NoticeCase.notice_id == first.id, Case.status.in_(STILL_ONLINE))
+            .order_by(Case.id)))
+        if not online or first.sent_at is None:
+            first.next_reminder_at = None  # every case is down, held or closed: done
+            return
+        number = first.reminders_sent + 1
+        reminder = Notice(
+            recipient_kind=first.recipient_kind, channel=first.channel, address=first.address,
+            recipient_name=first.recipient_name, hotline_id=first.hotline_id,
+            language=first.language, status=NoticeStatus.QUEUED.value, attempts=0,
+            next_attempt_at=now, created_at=now, step="reminder", reminder_of=first.id,
+        )
+        session.add(reminder)
+        await session.flush()
+        for case in online:
+            session.add(NoticeCase(notice_id=reminder.id, case_id=case.id))
+            record_event(session, case.id, "reminder_queued", actor=SYSTEM, now=now,
+                         notice_id=reminder.id, reminder_of=first.id, number=number)
+        first.reminders_sent = number
+        if number < len(schedule):
+            gap = schedule[number] - schedule[number - 1]
+            first.next_reminder_at = max(first.sent_at + schedule[number], now + gap)
+        else:
+            first.next_reminder_at = None
