@@ -97,10 +97,17 @@ class Case(Base):
     removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     hold_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     hold_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    # The first acknowledgement by the recipient (a partner's "acknowledged" report).
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Resolution and route.
     facts: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     country: Mapped[str | None] = mapped_column(String(2), index=True)
     asn: Mapped[int | None] = mapped_column(Integer)
+    # Copied from the facts for the statistics' GROUP BY (nttd.cases.store_facts).
+    as_name: Mapped[str | None] = mapped_column(String(200))
+    registrar: Mapped[str | None] = mapped_column(String(200))
+    cdn: Mapped[str | None] = mapped_column(String(100))
+    tld: Mapped[str | None] = mapped_column(String(63))
     route_kind: Mapped[str | None] = mapped_column(String(20))  # partner | direct
     route_hotline_id: Mapped[int | None] = mapped_column(ForeignKey("hotlines.id"), index=True)
     next_resolve_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -237,6 +237,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Base URL under which this nttd is reachable (for links in notices)."),
     Setting("secret_key", "NTTD_SECRET_KEY", "", _optional,
             "Secret for signed links; empty derives one per database (set it in production)."),
+    Setting("stats_min_group", "NTTD_STATS_MIN_GROUP", "10", _positive_int,
+            "Statistics: a group with fewer cases than this shows its counts and says "
+            "too_few instead of estimates (they would be noise)."),
 )
 
 
@@ -280,6 +283,7 @@ class Settings:
     lease_duration: timedelta = timedelta(minutes=5)
     public_url: str | None = None
     secret_key: str | None = None
+    stats_min_group: int = 10
 
     def __repr__(self) -> str:
         shown = []
