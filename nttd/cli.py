@@ -37,6 +37,7 @@ from nttd.stats import (
     ROUTES,
     StatsError,
     StatsQuery,
+    parse_metrics,
     stats_csv,
     stats_for,
     stats_table,
@@ -115,6 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--partner", help="only cases routed to this partner hotline (code)")
     p.add_argument("--route", choices=ROUTES)
     p.add_argument("--classification")
+    p.add_argument("--metrics", help="comma list of time_to_removal, notice_to_removal, "
+                   "time_to_acknowledgement (default: all)")
     p.add_argument("--league", action="store_true",
                    help="add the slowest and fastest networks and registrars")
     return parser
@@ -206,7 +209,8 @@ async def cmd_database(args: argparse.Namespace, settings: Settings) -> int:
                      for name in ("group_by", "since", "until", *FILTERS)})
                 result = await stats_for(session, query, now=now,
                                          min_group=settings.stats_min_group,
-                                         league=args.league)
+                                         league=args.league,
+                                         metrics=parse_metrics(args.metrics))
                 print_stats(result, as_json=args.json, as_csv=args.csv)
         return 0
     except (PartnerFileError, AuthError, StatsError, IntakeError) as exc:

@@ -122,6 +122,7 @@ OPENAPI: dict[str, Any] = {
                 "definitions": {"type": "object",
                                 "additionalProperties": {"type": "string"}},
                 "min_group": {"type": "integer"},
+                "metrics": {"type": "array", "items": {"type": "string"}},
                 "overall": {"$ref": "#/components/schemas/StatsGroup"},
                 "groups": {"type": "array",
                            "items": {"$ref": "#/components/schemas/StatsGroup"}},
@@ -221,6 +222,13 @@ OPENAPI: dict[str, Any] = {
                  "schema": {"type": "string", "enum": ["partner", "direct"]}},
                 {"name": "classification", "in": "query",
                  "schema": {"type": "string", "minLength": 1, "maxLength": 200}},
+                {"name": "metrics", "in": "query",
+                 "description": "comma list of time_to_removal, notice_to_removal, "
+                                "time_to_acknowledgement (default: all three)",
+                 "schema": {"type": "string", "enum": [
+                     "time_to_removal", "notice_to_removal", "time_to_acknowledgement",
+                     "time_to_removal,notice_to_removal",
+                     "time_to_removal,notice_to_removal,time_to_acknowledgement"]}},
                 {"name": "league", "in": "query",
                  "description": "add the slowest and fastest networks and registrars",
                  "schema": {"type": "string", "enum": ["true", "false"]}},

@@ -48,7 +48,14 @@ from nttd.models import Case
 from nttd.routing import OverrideError, override_facts
 from nttd.routing import release_case as release_held_case
 from nttd.services import Services
-from nttd.stats import FILTERS, StatsError, StatsQuery, stats_csv, stats_for
+from nttd.stats import (
+    FILTERS,
+    StatsError,
+    StatsQuery,
+    parse_metrics,
+    stats_csv,
+    stats_for,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -239,7 +246,7 @@ async def post_status(request: web.Request) -> web.Response:
         return web.json_response(case_summary(case))
 
 
-STATS_PARAMS = ("group_by", "since", "until", *FILTERS, "format", "league")
+STATS_PARAMS = ("group_by", "since", "until", *FILTERS, "metrics", "format", "league")
 _TRUE, _FALSE = ("true", "1"), ("false", "0", "")
 
 
@@ -283,6 +290,7 @@ async def stats(request: web.Request) -> web.Response:
         return error(400, "'league' must be true or false")
     try:
         as_csv = _wants_csv(request)
+        metrics = parse_metrics(q.get("metrics"))
         query = StatsQuery.from_params({name: q.get(name)
                                         for name in ("group_by", "since", "until", *FILTERS)})
     except StatsError as exc:
@@ -290,7 +298,7 @@ async def stats(request: web.Request) -> web.Response:
     async with svc.read_sessions() as session:
         result = await stats_for(session, query, now=svc.clock(),
                                  min_group=svc.settings.stats_min_group,
-                                 league=league in _TRUE)
+                                 league=league in _TRUE, metrics=metrics)
     if as_csv:
         return web.Response(
             text=stats_csv(result), content_type="text/csv", charset="utf-8",

@@ -10,6 +10,7 @@ from nttd.stats.removal import (
     METRICS,
     kaplan_meier,
     km_quantile,
+    parse_metrics,
     removal_stats,
     stats_for,
 )
@@ -24,6 +25,7 @@ __all__ = [
     "StatsQuery",
     "kaplan_meier",
     "km_quantile",
+    "parse_metrics",
     "removal_stats",
     "stats_csv",
     "stats_for",

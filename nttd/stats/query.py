@@ -1,7 +1,8 @@
 """What a statistics request asks for, and the SQL that aggregates it.
 
-The database does the heavy part: one row per (group, duration in started
-minutes, observed or censored), with its count; never one row per case. The
+The database does the heavy part: one row per (group, duration bin, observed or
+censored), with its count and the bin's longest duration in started minutes; never
+one row per case (nttd.stats.sqltime has the grid). The
 estimates are then made in Python over those steps (nttd.stats.survival).
 """
 
@@ -28,7 +29,13 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from nttd.cases import CaseStatus, IntakeError, parse_instant
 from nttd.models import Case, Hotline
-from nttd.stats.sqltime import epoch_seconds, month_of, started_minutes, week_start
+from nttd.stats.sqltime import (
+    epoch_seconds,
+    grid_bin,
+    month_of,
+    started_minutes,
+    week_start,
+)
 
 GROUPS = ("country", "asn", "partner", "registrar", "cdn", "tld", "content_type",
           "classification", "route", "week", "month")
@@ -159,33 +166,47 @@ def _from(query: StatsQuery, columns: list[SQLColumnExpression[Any]]) -> Select[
     return base.where(*_where(query))
 
 
+def _binned(inner: Any, *extra_keys: Any, sums: tuple[Any, ...] = ()) -> Select[Any]:
+    """Group the rows of `inner` (key, name, observed, minutes, ...) by grid bin
+    (nttd.stats.sqltime.bin_minutes gives the time that stands for a bin)."""
+    c = inner.c
+    keys = [c.key, c.name, c.observed, grid_bin(c.minutes).label("bin"), *extra_keys]
+    return select(*keys, func.count().label("cases"), *sums).group_by(*keys)
+
+
 def removal_steps(query: StatsQuery, now: datetime) -> Select[Any]:
-    """Rows (key, name, observed, removal minutes, notice minutes or NULL, reappeared,
-    cases, reappearances): time to removal, notice to removal and reappearance at once."""
+    """Rows (key, name, observed, bin, reappeared, cases, reappearances) of the time
+    to removal; `reappeared`: the cases reappeared at least once."""
     clock = _Clock.at(now)
     key, name = _group_key(query.group_by)
-    notice = case(
-        (Case.first_notice_at.is_not(None),
-         started_minutes(clock.end - epoch_seconds(Case.first_notice_at) - clock.held)),
-        else_=null())
     inner = _from(query, [
         key.label("key"), name.label("name"),
         Case.removed_at.is_not(None).label("observed"),
         started_minutes(clock.end - epoch_seconds(Case.confirmed_at) - clock.held)
-        .label("removal"),
-        notice.label("notice"),
+        .label("minutes"),
         (Case.reappeared_count > 0).label("reappeared"),
         Case.reappeared_count.label("reappearances"),
     ]).subquery()
-    c = inner.c
-    keys = [c.key, c.name, c.observed, c.removal, c.notice, c.reappeared]
-    return select(*keys, func.count().label("cases"),
-                  func.coalesce(func.sum(c.reappearances), 0).label("reappearances")
-                  ).group_by(*keys)
+    return _binned(inner, inner.c.reappeared, sums=(
+        func.coalesce(func.sum(inner.c.reappearances), 0).label("reappearances"),))
+
+
+def notice_steps(query: StatsQuery, now: datetime) -> Select[Any]:
+    """Rows (key, name, observed, bin, cases) of the time from the first notice to
+    removal, over the cases that had a notice."""
+    clock = _Clock.at(now)
+    key, name = _group_key(query.group_by)
+    inner = _from(query, [
+        key.label("key"), name.label("name"),
+        Case.removed_at.is_not(None).label("observed"),
+        started_minutes(clock.end - epoch_seconds(Case.first_notice_at) - clock.held)
+        .label("minutes"),
+    ]).where(Case.first_notice_at.is_not(None)).subquery()
+    return _binned(inner)
 
 
 def acknowledgement_steps(query: StatsQuery, now: datetime) -> Select[Any]:
-    """Rows (key, name, observed, minutes, cases) of the time from the first notice to
+    """Rows (key, name, observed, bin, cases) of the time from the first notice to
     the recipient's acknowledgement; a case not acknowledged is censored when it was
     removed or closed, or now."""
     clock = _Clock.at(now)
@@ -196,6 +217,4 @@ def acknowledgement_steps(query: StatsQuery, now: datetime) -> Select[Any]:
         key.label("key"), name.label("name"), acknowledged.label("observed"),
         started_minutes(stop - epoch_seconds(Case.first_notice_at)).label("minutes"),
     ]).where(Case.first_notice_at.is_not(None)).subquery()
-    c = inner.c
-    keys = [c.key, c.name, c.observed, c.minutes]
-    return select(*keys, func.count().label("cases")).group_by(*keys)
+    return _binned(inner)

@@ -19,11 +19,20 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from nttd.stats.query import StatsQuery, acknowledgement_steps, removal_steps
+from nttd.stats.query import (
+    StatsError,
+    StatsQuery,
+    acknowledgement_steps,
+    notice_steps,
+    removal_steps,
+)
+from nttd.stats.sqltime import bin_minutes, prepared
 from nttd.stats.survival import group_samples, summarise
 from nttd.stats.survival import kaplan_meier as _km
 
 METRICS = ("time_to_removal", "notice_to_removal", "time_to_acknowledgement")
+_COUNTERS = {"time_to_removal": "removal", "notice_to_removal": "notice",
+             "time_to_acknowledgement": "acknowledgement"}
 LEAGUE_GROUPS = ("asn", "registrar")
 LEAGUE_SIZE = 5
 CONFIDENCE = 0.95
@@ -54,8 +63,12 @@ DEFINITIONS = {
         "reappearances. reappearance_rate is the share of cases ever removed that "
         "reappeared at least once (Wilson 95% interval)."),
     "rounding": (
-        "Durations are counted in started minutes (rounded up to the next whole minute) "
-        "before estimation; times are reported in seconds."),
+        "Durations are counted in started minutes (rounded up to the next whole minute), "
+        "then grouped on a grid of 16 bins per doubling (every duration under 22 minutes "
+        "in a bin of its own; beyond, a bin spans at most 4.4% of its durations), each bin "
+        "standing for its longest whole minute: estimates err towards slower by at most "
+        "one bin. A negative duration (clock corrections) counts as 0. Times are reported "
+        "in seconds."),
     "estimates": (
         "Kaplan-Meier survival with Greenwood variance and log-log 95% confidence band; "
         "median, p75 and p90 with intervals by inverting the band (Brookmeyer-Crowley), "
@@ -90,10 +103,10 @@ class _Group:
 
 
 def _steps(counts: Counter[tuple[int, bool]]) -> list[tuple[float, int, int]]:
-    """Counts of (started minutes, observed) as survival steps in seconds."""
+    """Counts of (minutes standing for a bin, observed) as survival steps in seconds."""
     merged: dict[int, list[int]] = {}
     for (minutes, observed), n in counts.items():
-        pair = merged.setdefault(max(minutes, 0), [0, 0])  # clamp (nttd.stats.sqltime)
+        pair = merged.setdefault(minutes, [0, 0])
         pair[0 if observed else 1] += n
     return [(60.0 * m, e, c) for m, (e, c) in merged.items()]
 
@@ -149,26 +162,32 @@ def _label(group_by: str, key: Any) -> Any:
 
 
 async def _collect(session: AsyncSession, query: StatsQuery, now: datetime,
-                   acknowledgement: bool = True) -> dict[Any, _Group]:
+                   metrics: Sequence[str] = METRICS) -> dict[Any, _Group]:
+    async with prepared(session):
+        return await _collect_prepared(session, query, now, metrics)
+
+
+async def _collect_prepared(session: AsyncSession, query: StatsQuery, now: datetime,
+                            metrics: Sequence[str]) -> dict[Any, _Group]:
     groups: dict[Any, _Group] = {}
-    for key, name, observed, removal, notice, reappeared, n, reappearances in (
+    for key, name, observed, bin_, reappeared, n, reappearances in (
             await session.execute(removal_steps(query, now))):
         group = groups.setdefault(key, _Group())
         observed, reappeared = bool(observed), bool(reappeared)
         if name is not None:
             group.names[name] += n
-        group.removal[(removal, observed)] += n
-        if notice is not None:
-            group.notice[(notice, observed)] += n
+        group.removal[(bin_minutes(bin_), observed)] += n
         group.cases += n
         group.removed += n if observed else 0
         group.reappearances += reappearances
         group.reappeared_cases += n if reappeared else 0
         group.ever_removed += n if observed or reappeared else 0
-    if acknowledgement:
-        for key, _name, observed, minutes, n in await session.execute(
-                acknowledgement_steps(query, now)):
-            groups.setdefault(key, _Group()).acknowledgement[(minutes, bool(observed))] += n
+    for metric, steps in (("notice_to_removal", notice_steps),
+                          ("time_to_acknowledgement", acknowledgement_steps)):
+        if metric in metrics:
+            for key, _name, observed, bin_, n in await session.execute(steps(query, now)):
+                counts = getattr(groups.setdefault(key, _Group()), _COUNTERS[metric])
+                counts[(bin_minutes(bin_), bool(observed))] += n
     return groups
 
 
@@ -212,20 +231,36 @@ async def removal_stats(
     since: datetime | None = None, until: datetime | None = None,
     country: str | None = None, partner: str | None = None, route: str | None = None,
     classification: str | None = None, min_group: int = 10, league: bool = False,
+    metrics: Sequence[str] = METRICS,
 ) -> dict[str, Any]:
     """Statistics of the routed cases confirmed in [since, until) matching the filters,
     per group (StatsError for a bad query). With `league`, also the slowest and fastest
     networks and registrars under the same window and filters."""
     query = StatsQuery(group_by=group_by, since=since, until=until, country=country,
                        partner=partner, route=route, classification=classification)
-    return await stats_for(session, query, now=now, min_group=min_group, league=league)
+    return await stats_for(session, query, now=now, min_group=min_group, league=league,
+                           metrics=metrics)
+
+
+def parse_metrics(text: str | None) -> tuple[str, ...]:
+    """A comma list of metrics (empty or None: all); StatsError naming the allowed."""
+    if not text:
+        return METRICS
+    chosen = tuple(m.strip() for m in text.split(",") if m.strip())
+    unknown = [m for m in chosen if m not in METRICS]
+    if unknown or not chosen:
+        raise StatsError(f"'metrics' must be a comma list of {', '.join(METRICS)}")
+    return tuple(m for m in METRICS if m in chosen)
 
 
 async def stats_for(session: AsyncSession, query: StatsQuery, *, now: datetime,
-                    min_group: int = 10, league: bool = False) -> dict[str, Any]:
+                    min_group: int = 10, league: bool = False,
+                    metrics: Sequence[str] = METRICS) -> dict[str, Any]:
+    """The statistics of `query` (see removal_stats). Only the `metrics` named are
+    estimated (time to removal always is); the others come out with n = 0."""
     if min_group < 1:
         raise ValueError(f"min_group must be at least 1, not {min_group}")
-    groups = await _collect(session, query, now)
+    groups = await _collect(session, query, now, metrics)
     overall = _Group()
     for group in groups.values():
         overall.merge(group)
@@ -240,6 +275,7 @@ async def stats_for(session: AsyncSession, query: StatsQuery, *, now: datetime,
         "unit": "seconds",
         "confidence": CONFIDENCE,
         "min_group": min_group,
+        "metrics": [m for m in METRICS if m in metrics or m == "time_to_removal"],
         "definitions": DEFINITIONS,
         "overall": _row(None, None, overall, min_group),
         "groups": _rows(query.group_by, groups, min_group),
@@ -247,7 +283,8 @@ async def stats_for(session: AsyncSession, query: StatsQuery, *, now: datetime,
     if league:
         tables = {}
         for name in LEAGUE_GROUPS:
-            found = await _collect(session, query.regrouped(name), now, acknowledgement=False)
+            found = await _collect(session, query.regrouped(name), now,
+                                   metrics=("time_to_removal",))
             tables[name] = _league(_rows(name, found, min_group))
         result["league"] = tables
     return result

@@ -24,11 +24,9 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 _BATCH = 1000
-# The columns a statistics query reads, so that it is answered from the index alone
-# (an index-only scan on PostgreSQL, a covering index on SQLite).
-STATS_COLUMNS = ["confirmed_at", "route_kind", "country", "asn", "removed_at",
-                 "first_notice_at", "hold_seconds", "hold_started_at", "status", "updated_at",
-                 "reappeared_count"]
+# The statistics' windows (since/until, and week/month trends) and the filters and
+# groups not indexed yet (country and the partner's hotline already are).
+INDEXES = ["confirmed_at", "asn", "registrar", "classification"]
 
 
 def _text(value: Any, size: int) -> str | None:
@@ -90,11 +88,15 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("registrar", sa.String(length=200), nullable=True))
         batch_op.add_column(sa.Column("cdn", sa.String(length=100), nullable=True))
         batch_op.add_column(sa.Column("tld", sa.String(length=63), nullable=True))
+        for column in INDEXES:
+            batch_op.create_index(batch_op.f(f"ix_cases_{column}"), [column], unique=False)
     _backfill()
 
 
 def downgrade() -> None:
     with op.batch_alter_table("cases", schema=None) as batch_op:
+        for column in reversed(INDEXES):
+            batch_op.drop_index(batch_op.f(f"ix_cases_{column}"))
         batch_op.drop_column("tld")
         batch_op.drop_column("cdn")
         batch_op.drop_column("registrar")
