@@ -170,23 +170,34 @@ async def _collect(session: AsyncSession, query: StatsQuery, now: datetime,
 async def _collect_prepared(session: AsyncSession, query: StatsQuery, now: datetime,
                             metrics: Sequence[str]) -> dict[Any, _Group]:
     groups: dict[Any, _Group] = {}
-    for key, name, observed, bin_, reappeared, n, reappearances in (
-            await session.execute(removal_steps(query, now))):
-        group = groups.setdefault(key, _Group())
+
+    def group_of(key: Any) -> _Group:
+        group = groups.get(key)  # not setdefault: it would build a _Group per row
+        if group is None:
+            group = groups[key] = _Group()
+        return group
+
+    result = await session.execute(removal_steps(query, now))
+    for key, name, observed, bin_, reappeared, n, reappearances in result.tuples():
+        group = group_of(key)
         observed, reappeared = bool(observed), bool(reappeared)
         if name is not None:
             group.names[name] += n
         group.removal[(bin_minutes(bin_), observed)] += n
         group.cases += n
-        group.removed += n if observed else 0
+        if observed:
+            group.removed += n
         group.reappearances += reappearances
-        group.reappeared_cases += n if reappeared else 0
-        group.ever_removed += n if observed or reappeared else 0
+        if reappeared:
+            group.reappeared_cases += n
+        if observed or reappeared:
+            group.ever_removed += n
     for metric, steps in (("notice_to_removal", notice_steps),
                           ("time_to_acknowledgement", acknowledgement_steps)):
         if metric in metrics:
-            for key, _name, observed, bin_, n in await session.execute(steps(query, now)):
-                counts = getattr(groups.setdefault(key, _Group()), _COUNTERS[metric])
+            result = await session.execute(steps(query, now))
+            for key, _name, observed, bin_, n in result.tuples():
+                counts = getattr(group_of(key), _COUNTERS[metric])
                 counts[(bin_minutes(bin_), bool(observed))] += n
     return groups
 
