@@ -178,7 +178,7 @@ async def _collect_prepared(session: AsyncSession, query: StatsQuery, now: datet
         return group
 
     result = await session.execute(removal_steps(query, now))
-    for key, name, observed, bin_, reappeared, n, reappearances in result.tuples():
+    for key, name, observed, bin_, reappeared, n, reappearances in result:
         group = group_of(key)
         observed, reappeared = bool(observed), bool(reappeared)
         if name is not None:
@@ -196,7 +196,7 @@ async def _collect_prepared(session: AsyncSession, query: StatsQuery, now: datet
                           ("time_to_acknowledgement", acknowledgement_steps)):
         if metric in metrics:
             result = await session.execute(steps(query, now))
-            for key, _name, observed, bin_, n in result.tuples():
+            for key, _name, observed, bin_, n in result:
                 counts = getattr(group_of(key), _COUNTERS[metric])
                 counts[(bin_minutes(bin_), bool(observed))] += n
     return groups
