@@ -187,11 +187,9 @@ async def prepared(session: AsyncSession) -> AsyncIterator[None]:
         return
     for name, value in _PG_SETTINGS.items():
         await connection.execute(text(f"SET LOCAL {name} = {value}"))
-    try:
-        yield
-    finally:
-        for name in _PG_SETTINGS:
-            await connection.execute(text(f"SET LOCAL {name} TO DEFAULT"))
+    yield  # after a failure the transaction is rolled back, and SET LOCAL with it
+    for name in _PG_SETTINGS:
+        await connection.execute(text(f"SET LOCAL {name} TO DEFAULT"))
 
 
 def _ln(value: float | None) -> float | None:

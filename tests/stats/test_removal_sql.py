@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from nttd.cases import report_status
@@ -290,3 +290,14 @@ async def test_migration_fills_the_new_columns(database_url: str) -> None:
         assert case.acknowledged_at == NOW + timedelta(minutes=5)
     finally:
         await engine.dispose()
+
+
+async def test_the_planner_settings_last_only_for_the_statistics(engine: AsyncEngine) -> None:
+    await stored(engine, random_cases(13, {"NL": 5}))
+    names = ("enable_sort", "jit", "work_mem") if engine.dialect.name == "postgresql" else ()
+    async with make_sessionmaker(engine)() as session, session.begin():
+        before = [(await session.execute(text(f"SHOW {n}"))).scalar() for n in names]
+        await removal_stats(session, now=NOW)
+        assert [(await session.execute(text(f"SHOW {n}"))).scalar() for n in names] == before
+        # The same transaction goes on working (nothing was left half-done).
+        assert (await session.execute(select(func.count()).select_from(Case))).scalar() == 5
