@@ -31,7 +31,17 @@ from nttd.services import (
     resolver_context,
 )
 from nttd.settings import Settings, SettingsError, settings_help, settings_markdown
-from nttd.stats import StatsError, removal_stats
+from nttd.stats import (
+    FILTERS,
+    GROUPS,
+    ROUTES,
+    StatsError,
+    StatsQuery,
+    parse_metrics,
+    stats_csv,
+    stats_for,
+    stats_table,
+)
 from resolvers.bootstrap_update import IANA_BOOTSTRAP_URL, update_bootstrap
 from resolvers.dns import make_resolver
 from resolvers.errors import BootstrapError
@@ -102,12 +112,21 @@ def build_parser() -> argparse.ArgumentParser:
     asub.add_parser("verify", help="check the hash chain; names the first bad event "
                     "(exit status 1)")
 
-    p = sub.add_parser("stats", help="removal-time statistics")
-    p.add_argument("--json", action="store_true")
-    p.add_argument("--group-by", default="country",
-                   choices=["country", "asn", "partner", "registrar", "cdn"])
-    p.add_argument("--since")
-    p.add_argument("--until")
+    p = sub.add_parser("stats", help="removal-time statistics (Kaplan-Meier, 95%% intervals)")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="print JSON (as the API gives)")
+    fmt.add_argument("--csv", action="store_true", help="print CSV, one row per group")
+    p.add_argument("--group-by", default="country", choices=GROUPS)
+    p.add_argument("--since", help="cases confirmed at or after this ISO-8601 time")
+    p.add_argument("--until", help="cases confirmed before this ISO-8601 time")
+    p.add_argument("--country", help="only cases hosted in this country")
+    p.add_argument("--partner", help="only cases routed to this partner hotline (code)")
+    p.add_argument("--route", choices=ROUTES)
+    p.add_argument("--classification")
+    p.add_argument("--metrics", help="comma list of time_to_removal, notice_to_removal, "
+                   "time_to_acknowledgement (default: all)")
+    p.add_argument("--league", action="store_true",
+                   help="add the slowest and fastest networks and registrars")
     return parser
 
 
@@ -194,11 +213,14 @@ async def cmd_database(args: argparse.Namespace, settings: Settings) -> int:
             elif args.command == "audit":
                 return await cmd_audit_verify(session)
             elif args.command == "stats":
-                result = await removal_stats(
-                    session, group_by=args.group_by, now=now,
-                    since=parse_instant(args.since, "since") if args.since else None,
-                    until=parse_instant(args.until, "until") if args.until else None)
-                print_stats(result, as_json=args.json)
+                query = StatsQuery.from_params(
+                    {name: getattr(args, name)
+                     for name in ("group_by", "since", "until", *FILTERS)})
+                result = await stats_for(session, query, now=now,
+                                         min_group=settings.stats_min_group,
+                                         league=args.league,
+                                         metrics=parse_metrics(args.metrics))
+                print_stats(result, as_json=args.json, as_csv=args.csv)
         return 0
     except (PartnerFileError, AuthError, StatsError, IntakeError) as exc:
         raise CliError(str(exc)) from None
@@ -273,16 +295,17 @@ async def cmd_import(session: Any, args: argparse.Namespace, now: Any) -> int:
     return 0
 
 
-def print_stats(result: dict[str, Any], *, as_json: bool) -> None:
+def print_stats(result: dict[str, Any], *, as_json: bool, as_csv: bool = False) -> None:
     if as_json:
         print(json.dumps(result, indent=2))
-        return
-    print(f"{result['group_by']:<12} {'cases':>6} {'removed':>8} {'open':>6} {'median':>10}")
-    for row in result["groups"]:
-        median = row["median_time_to_removal_seconds"]
-        shown = "-" if median is None else f"{median / 3600:.1f}h"
-        print(f"{row['group'] or '(unknown)':<12} {row['cases']:>6} {row['removed']:>8} "
-              f"{row['open']:>6} {shown:>10}")
+    elif as_csv:
+        sys.stdout.write(stats_csv(result))
+    else:
+        print(stats_table(result))
+        for name, table in result.get("league", {}).items():
+            for side in ("slowest", "fastest"):
+                shown = ", ".join(f"{row['group']} ({row['cases']})" for row in table[side])
+                print(f"{side} {name}: {shown or '-'}")
 
 
 async def cmd_resolve(args: argparse.Namespace, settings: Settings) -> int:

@@ -100,22 +100,29 @@ class Case(Base):
     host: Mapped[str] = mapped_column(String(255), index=True)
     status: Mapped[str] = mapped_column(String(20), index=True)
     status_before_hold: Mapped[str | None] = mapped_column(String(20))
-    classification: Mapped[str | None] = mapped_column(String(100))
+    classification: Mapped[str | None] = mapped_column(String(100), index=True)
     content_type: Mapped[str | None] = mapped_column(String(100))
     reference: Mapped[str | None] = mapped_column(String(200))
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     # Clocks (see DESIGN.md): all UTC.
-    confirmed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    confirmed_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     first_notice_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     hold_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     hold_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    # The first acknowledgement by the recipient (a partner's "acknowledged" report).
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Resolution and route.
     facts: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     country: Mapped[str | None] = mapped_column(String(2), index=True)
-    asn: Mapped[int | None] = mapped_column(Integer)
+    asn: Mapped[int | None] = mapped_column(Integer, index=True)
+    # Copied from the facts for the statistics' GROUP BY (nttd.cases.store_facts).
+    as_name: Mapped[str | None] = mapped_column(String(200))
+    registrar: Mapped[str | None] = mapped_column(String(200), index=True)
+    cdn: Mapped[str | None] = mapped_column(String(100))
+    tld: Mapped[str | None] = mapped_column(String(63))
     route_kind: Mapped[str | None] = mapped_column(String(20))  # partner | direct
     route_hotline_id: Mapped[int | None] = mapped_column(ForeignKey("hotlines.id"), index=True)
     next_resolve_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -278,6 +278,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("trust_forwarded_proto", "NTTD_TRUST_FORWARDED_PROTO", "0", _flag,
             "1 believes the X-Forwarded-Proto header of a TLS-terminating reverse proxy "
             "(the session cookie is then marked Secure); only behind such a proxy."),
+    Setting("stats_min_group", "NTTD_STATS_MIN_GROUP", "10", _positive_int,
+            "Statistics: a group with fewer cases than this shows its counts and says "
+            "too_few instead of estimates (they would be noise)."),
 )
 
 
@@ -335,6 +338,7 @@ class Settings:
     session_idle: timedelta = timedelta(minutes=30)
     session_max: timedelta = timedelta(hours=12)
     trust_forwarded_proto: bool = False
+    stats_min_group: int = 10
 
     def __repr__(self) -> str:
         shown = []

@@ -4,10 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
+from nttd.stats import GROUPS
+
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _CASE_ID = {"name": "case_id", "in": "path", "required": True, "schema": {"type": "integer"}}
 _CASE_STATUSES = ["received", "resolving", "resolved", "routed", "notified", "monitoring",
                   "removed", "closed", "hold", "unresolvable", "reappeared"]
+
+
+_STATS_GROUPS = GROUPS
+_ESTIMATE = {"$ref": "#/components/schemas/Estimate"}
+_SUMMARY = {"$ref": "#/components/schemas/Summary"}
+_STATS_DESCRIPTION = (
+    "Kaplan-Meier estimates of removal times per group, with 95% confidence intervals; "
+    "cases still online are censored, never dropped. Time to removal = removed_at - "
+    "confirmed_at - time on hold; notice to removal = removed_at - first_notice_at - time "
+    "on hold; time to acknowledgement = the recipient's first acknowledgement - "
+    "first_notice_at. Durations are counted in started minutes; times are in seconds. A "
+    "group with fewer cases than NTTD_STATS_MIN_GROUP says too_few and shows no estimates. "
+    "Every answer carries these definitions in full (`definitions`).")
 
 
 def _resp(description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -75,13 +90,46 @@ OPENAPI: dict[str, Any] = {
                 "id": {"type": "integer"}, "url": {"type": "string"},
                 "url_defanged": {"type": "string"}, "status": {"type": "string"},
                 "country": {"type": "string", "nullable": True}}},
+            "Estimate": {"type": "object", "nullable": True, "properties": {
+                "estimate": {"type": "number", "nullable": True},
+                "lower": {"type": "number", "nullable": True},
+                "upper": {"type": "number", "nullable": True}}},
+            "Summary": {"type": "object", "properties": {
+                "n": {"type": "integer"}, "events": {"type": "integer"},
+                "censored": {"type": "integer"}, "too_few": {"type": "boolean"},
+                "min_cases": {"type": "integer"}, "confidence": {"type": "number"},
+                **{name: _ESTIMATE for name in (
+                    "median", "p75", "p90", "removed_by_24h", "removed_by_72h",
+                    "removed_by_7d")}}},
+            "StatsGroup": {"type": "object", "properties": {
+                "group": {"type": "string", "nullable": True},
+                "name": {"type": "string", "nullable": True,
+                         "description": "the network's name (group_by=asn)"},
+                "cases": {"type": "integer"}, "removed": {"type": "integer"},
+                "open": {"type": "integer"}, "too_few": {"type": "boolean"},
+                "reappeared": {"type": "integer"}, "reappeared_cases": {"type": "integer"},
+                "reappearance_rate": _ESTIMATE,
+                "median_time_to_removal_seconds": {"type": "number", "nullable": True},
+                "p90_time_to_removal_seconds": {"type": "number", "nullable": True},
+                "median_notice_to_removal_seconds": {"type": "number", "nullable": True},
+                "time_to_removal": _SUMMARY, "notice_to_removal": _SUMMARY,
+                "time_to_acknowledgement": _SUMMARY}},
             "Stats": {"type": "object", "properties": {
-                "group_by": {"type": "string"},
-                "groups": {"type": "array", "items": {"type": "object", "properties": {
-                    "group": {"type": "string", "nullable": True},
-                    "cases": {"type": "integer"}, "removed": {"type": "integer"},
-                    "open": {"type": "integer"},
-                    "median_time_to_removal_seconds": {"type": "number", "nullable": True}}}}}},
+                "group_by": {"type": "string", "enum": list(_STATS_GROUPS)},
+                "since": {"type": "string", "nullable": True},
+                "until": {"type": "string", "nullable": True},
+                "filters": {"type": "object", "additionalProperties": {"type": "string"}},
+                "definitions": {"type": "object",
+                                "additionalProperties": {"type": "string"}},
+                "min_group": {"type": "integer"},
+                "metrics": {"type": "array", "items": {"type": "string"}},
+                "overall": {"$ref": "#/components/schemas/StatsGroup"},
+                "groups": {"type": "array",
+                           "items": {"$ref": "#/components/schemas/StatsGroup"}},
+                "league": {"type": "object", "additionalProperties": {
+                    "type": "object", "properties": {
+                        "fastest": {"type": "array", "items": {"type": "object"}},
+                        "slowest": {"type": "array", "items": {"type": "object"}}}}}}},
         },
     },
     "security": [{"bearer": []}],
@@ -156,15 +204,42 @@ OPENAPI: dict[str, Any] = {
             "summary": "Cases routed to my hotline (partner)",
             "responses": {"200": _resp("cases", {"type": "object"}), **_ERRORS}}},
         "/api/v1/stats": {"get": {
-            "summary": "Removal times (Kaplan-Meier medians; open cases censored)",
+            "summary": "Removal-time statistics per group (coordinator, analyst)",
+            "description": _STATS_DESCRIPTION,
             "parameters": [
-                {"name": "group_by", "in": "query", "schema": {
-                    "type": "string", "enum": ["country", "asn", "partner", "registrar", "cdn"]}},
-                {"name": "since", "in": "query", "schema": {"type": "string",
-                                                            "format": "date-time"}},
-                {"name": "until", "in": "query", "schema": {"type": "string",
-                                                            "format": "date-time"}}],
-            "responses": {"200": _resp("statistics", {"$ref": "#/components/schemas/Stats"}),
+                {"name": "group_by", "in": "query", "description": "what a group is",
+                 "schema": {"type": "string", "enum": list(_STATS_GROUPS)}},
+                {"name": "since", "in": "query",
+                 "description": "cases confirmed at or after this time",
+                 "schema": {"type": "string", "format": "date-time"}},
+                {"name": "until", "in": "query", "description": "cases confirmed before this time",
+                 "schema": {"type": "string", "format": "date-time"}},
+                {"name": "country", "in": "query", "description": "hosting country (ISO 3166)",
+                 "schema": {"type": "string", "pattern": "^[A-Za-z]{2}$"}},
+                {"name": "partner", "in": "query", "description": "partner hotline code",
+                 "schema": {"type": "string", "minLength": 1, "maxLength": 200}},
+                {"name": "route", "in": "query",
+                 "schema": {"type": "string", "enum": ["partner", "direct"]}},
+                {"name": "classification", "in": "query",
+                 "schema": {"type": "string", "minLength": 1, "maxLength": 200}},
+                {"name": "metrics", "in": "query",
+                 "description": "comma list of time_to_removal, notice_to_removal, "
+                                "time_to_acknowledgement (default: all three)",
+                 "schema": {"type": "string", "enum": [
+                     "time_to_removal", "notice_to_removal", "time_to_acknowledgement",
+                     "time_to_removal,notice_to_removal",
+                     "time_to_removal,notice_to_removal,time_to_acknowledgement"]}},
+                {"name": "league", "in": "query",
+                 "description": "add the slowest and fastest networks and registrars",
+                 "schema": {"type": "string", "enum": ["true", "false"]}},
+                {"name": "format", "in": "query",
+                 "description": "csv: one row per group (also with Accept: text/csv)",
+                 "schema": {"type": "string", "enum": ["json", "csv"]}}],
+            "responses": {"200": {
+                "description": "statistics",
+                "content": {"application/json": {"schema": {
+                                "$ref": "#/components/schemas/Stats"}},
+                            "text/csv": {"schema": {"type": "string"}}}},
                           **_errors("400")}}},
     },
 }

@@ -37,7 +37,6 @@ from nttd.cases import (
     clean_text,
     hold,
     list_cases,
-    parse_instant,
     parse_submission,
     partner_inbox,
     report_status,
@@ -49,7 +48,14 @@ from nttd.models import Case
 from nttd.routing import OverrideError, override_facts
 from nttd.routing import release_case as release_held_case
 from nttd.services import Services
-from nttd.stats import StatsError, removal_stats
+from nttd.stats import (
+    FILTERS,
+    StatsError,
+    StatsQuery,
+    parse_metrics,
+    stats_csv,
+    stats_for,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -240,19 +246,64 @@ async def post_status(request: web.Request) -> web.Response:
         return web.json_response(case_summary(case))
 
 
+STATS_PARAMS = ("group_by", "since", "until", *FILTERS, "metrics", "format", "league")
+_TRUE, _FALSE = ("true", "1"), ("false", "0", "")
+
+
+def _wants_csv(request: web.Request) -> bool:
+    """format=csv, or no format and an Accept header preferring text/csv to JSON."""
+    fmt = request.query.get("format", "")
+    if fmt not in ("", "json", "csv"):
+        raise ApiError(400, "'format' must be json or csv")
+    if fmt:
+        return fmt == "csv"
+    quality: dict[str, float] = {}
+    for part in request.headers.get("Accept", "").split(","):
+        media, *params = (p.strip() for p in part.split(";"))
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        quality[media.lower()] = max(q, quality.get(media.lower(), 0.0))
+    as_csv = quality.get("text/csv", 0.0)
+    as_json = max(quality.get(m, 0.0) for m in ("application/json", "application/*", "*/*"))
+    return as_csv > 0.0 and as_csv > as_json
+
+
 async def stats(request: web.Request) -> web.Response:
     require(request, Role.COORDINATOR, Role.ANALYST)
     svc = request.app[SERVICES]
+    q = request.query
+    unknown = sorted(set(q) - set(STATS_PARAMS))
+    if unknown:
+        return error(400, f"unknown parameter(s): {', '.join(unknown)[:200]}",
+                     allowed=list(STATS_PARAMS))
+    repeated = sorted(name for name in set(q) if len(q.getall(name)) > 1)
+    if repeated:
+        return error(400, f"give each parameter once: {', '.join(repeated)}")
+    league = q.get("league", "").lower()
+    if league not in _TRUE + _FALSE:
+        return error(400, "'league' must be true or false")
     try:
-        q = request.query
-        since = parse_instant(q["since"], "since") if q.get("since") else None
-        until = parse_instant(q["until"], "until") if q.get("until") else None
-        async with svc.read_sessions() as session:
-            result = await removal_stats(
-                session, group_by=request.query.get("group_by", "country"),
-                now=svc.clock(), since=since, until=until)
-    except (StatsError, IntakeError) as exc:
+        as_csv = _wants_csv(request)
+        metrics = parse_metrics(q.get("metrics"))
+        query = StatsQuery.from_params({name: q.get(name)
+                                        for name in ("group_by", "since", "until", *FILTERS)})
+    except StatsError as exc:
         return error(400, str(exc))
+    async with svc.read_sessions() as session:
+        result = await stats_for(session, query, now=svc.clock(),
+                                 min_group=svc.settings.stats_min_group,
+                                 league=league in _TRUE, metrics=metrics)
+    if as_csv:
+        return web.Response(
+            text=stats_csv(result), content_type="text/csv", charset="utf-8",
+            headers={"Content-Disposition":
+                     f'attachment; filename="nttd-stats-{query.group_by}.csv"'})
     return web.json_response(result)
 
 

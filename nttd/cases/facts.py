@@ -15,7 +15,7 @@ from typing import Any
 
 from nttd.models import Case
 
-__all__ = ["CaseFacts", "Contact", "Hosting", "store_facts"]
+__all__ = ["CaseFacts", "Contact", "Hosting", "store_facts", "tld_of"]
 
 
 def _text(value: Any) -> str | None:
@@ -109,9 +109,24 @@ def _contact(section: Mapping[str, Any] | None) -> Contact | None:
                    abuse_emails=_emails(section.get("abuse_emails")))
 
 
+def tld_of(host: str | None) -> str | None:
+    """The top-level domain of a host name (its last label); None for an address."""
+    if not host or host.startswith("[") or ":" in host:
+        return None
+    label = host.rstrip(".").rsplit(".", 1)[-1].lower()
+    if not label or label.isdigit() or "." not in host.rstrip("."):
+        return None  # a bare name, or an IPv4 address (its last label is a number)
+    return label[:63]
+
+
 def store_facts(case: Case, facts: dict[str, Any]) -> CaseFacts:
-    """Give `case` these facts, and copy what is queried by column (country, ASN)."""
+    """Give `case` these facts, and copy what is queried by column (country, ASN,
+    and for the statistics the network's name, registrar, CDN and TLD)."""
     view = CaseFacts.from_json(facts)
     case.facts = facts
     case.country, case.asn = view.country, view.asn
+    case.as_name = view.hosting.as_name[:200] if view.hosting and view.hosting.as_name else None
+    case.registrar = view.registrar.name[:200] if view.registrar and view.registrar.name else None
+    case.cdn = view.cdn.name[:100] if view.cdn and view.cdn.name else None
+    case.tld = tld_of(case.host)
     return view

@@ -33,6 +33,8 @@ def report_status(session: AsyncSession, case: Case, status: str, *, note: str |
     if status == "hold" and case.status not in HOLDABLE:
         raise InvalidTransition(f"a case that is {case.status} cannot be put on hold")
     record_event(session, case.id, f"reported_{status}", actor=actor, now=now, note=note)
+    if status == "acknowledged" and case.acknowledged_at is None:
+        case.acknowledged_at = now  # the clock "time to acknowledgement" stops here
     if status == "hold":
         hold(session, case, actor=actor, now=now, note=note)
     elif status in ("removed", "moved"):

@@ -1,0 +1,220 @@
+"""What a statistics request asks for, and the SQL that aggregates it.
+
+The database does the heavy part: one row per (group, duration bin, observed or
+censored), with its count and the bin's longest duration in started minutes; never
+one row per case (nttd.stats.sqltime has the grid). The
+estimates are then made in Python over those steps (nttd.stats.survival).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Float,
+    Select,
+    SQLColumnExpression,
+    and_,
+    case,
+    func,
+    literal,
+    null,
+    select,
+)
+from sqlalchemy.sql.elements import ColumnElement
+
+from nttd.cases import CaseStatus, IntakeError, parse_instant
+from nttd.models import Case, Hotline
+from nttd.stats.sqltime import (
+    epoch_seconds,
+    grid_bin,
+    month_of,
+    started_minutes,
+    week_start,
+)
+
+GROUPS = ("country", "asn", "partner", "registrar", "cdn", "tld", "content_type",
+          "classification", "route", "week", "month")
+ROUTES = ("partner", "direct")
+FILTERS = ("country", "partner", "route", "classification")
+DIRECT = "(direct)"  # the partner group of cases not routed to a partner
+NO_CDN = "(none)"    # the cdn group of cases not behind a CDN
+_COUNTRY = re.compile(r"[A-Za-z]{2}")
+_MAX_FILTER = 200
+
+
+class StatsError(ValueError):
+    """Bad statistics query; the message says what is allowed."""
+
+
+@dataclass(frozen=True)
+class StatsQuery:
+    """Which cases (confirmed in [since, until), matching every filter given), by what."""
+
+    group_by: str = "country"
+    since: datetime | None = None
+    until: datetime | None = None
+    country: str | None = None
+    partner: str | None = None
+    route: str | None = None
+    classification: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.group_by not in GROUPS:
+            raise StatsError(f"group_by must be one of {', '.join(GROUPS)}")
+        if self.since is not None and self.until is not None and self.since >= self.until:
+            raise StatsError("'since' must be before 'until'")
+        if self.country is not None and _COUNTRY.fullmatch(self.country) is None:
+            raise StatsError("'country' must be a two-letter ISO 3166 code, e.g. NL")
+        if self.route is not None and self.route not in ROUTES:
+            raise StatsError(f"'route' must be one of {', '.join(ROUTES)}")
+        for name in ("partner", "classification"):
+            value = getattr(self, name)
+            if value is not None and (not value.strip() or len(value) > _MAX_FILTER
+                                      or not value.isprintable()):
+                raise StatsError(f"'{name}' must be printable text of 1 to {_MAX_FILTER} "
+                                 "characters")
+        if self.country is not None:
+            object.__setattr__(self, "country", self.country.upper())
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, str | None]) -> StatsQuery:
+        """From query parameters or command-line options (empty or None: not given)."""
+        given = {k: v for k, v in params.items() if v is not None and v != ""}
+        try:
+            since = parse_instant(given["since"], "since") if "since" in given else None
+            until = parse_instant(given["until"], "until") if "until" in given else None
+        except IntakeError as exc:
+            raise StatsError(str(exc)) from None
+        return cls(group_by=given.get("group_by", "country"), since=since, until=until,
+                   **{name: given.get(name) for name in FILTERS})
+
+    def regrouped(self, group_by: str) -> StatsQuery:
+        return replace(self, group_by=group_by)
+
+    def filters(self) -> dict[str, str]:
+        return {name: getattr(self, name) for name in FILTERS if getattr(self, name) is not None}
+
+
+@dataclass(frozen=True)
+class _Clock:
+    """The SQL expressions of a case's clocks at `now` (DESIGN.md, nttd.cases.case_times)."""
+
+    now: ColumnElement[float]
+    end: ColumnElement[float]       # removed, closed, or now (censored)
+    held: ColumnElement[float]      # seconds on hold, including a hold still running
+
+    @classmethod
+    def at(cls, now: datetime) -> _Clock:
+        now_s = literal(now.timestamp(), Float)
+        end = case(
+            (Case.removed_at.is_not(None), epoch_seconds(Case.removed_at)),
+            (Case.status == CaseStatus.CLOSED.value, epoch_seconds(Case.updated_at)),
+            else_=now_s)
+        held = func.coalesce(Case.hold_seconds, 0.0) + case(
+            (Case.hold_started_at.is_not(None), now_s - epoch_seconds(Case.hold_started_at)),
+            else_=0.0)
+        return cls(now_s, end, held)
+
+
+def _group_key(group_by: str) -> tuple[SQLColumnExpression[Any], SQLColumnExpression[Any]]:
+    """(key, name) of a group: the name is the network's name for an ASN, else NULL."""
+    if group_by == "asn":
+        return Case.asn, Case.as_name
+    keys: dict[str, SQLColumnExpression[Any]] = {
+        "country": Case.country,
+        "partner": case((and_(Case.route_kind == "partner", Hotline.code.is_not(None)),
+                         Hotline.code), else_=literal(DIRECT)),
+        "registrar": Case.registrar,
+        "cdn": func.coalesce(Case.cdn, NO_CDN),
+        "tld": Case.tld,
+        "content_type": Case.content_type,
+        "classification": Case.classification,
+        "route": Case.route_kind,
+        "week": week_start(Case.confirmed_at),
+        "month": month_of(Case.confirmed_at),
+    }
+    return keys[group_by], null()
+
+
+def _where(query: StatsQuery) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [Case.route_kind.is_not(None)]
+    if query.since is not None:
+        conditions.append(Case.confirmed_at >= query.since)
+    if query.until is not None:
+        conditions.append(Case.confirmed_at < query.until)
+    if query.country is not None:
+        conditions.append(Case.country == query.country)
+    if query.route is not None:
+        conditions.append(Case.route_kind == query.route)
+    if query.classification is not None:
+        conditions.append(Case.classification == query.classification)
+    if query.partner is not None:
+        hotline = select(Hotline.id).where(Hotline.code == query.partner).scalar_subquery()
+        conditions.append(and_(Case.route_kind == "partner", Case.route_hotline_id == hotline))
+    return conditions
+
+
+def _from(query: StatsQuery, columns: list[SQLColumnExpression[Any]]) -> Select[Any]:
+    base = select(*columns)
+    if query.group_by == "partner":
+        base = base.select_from(Case).outerjoin(Hotline, Case.route_hotline_id == Hotline.id)
+    return base.where(*_where(query))
+
+
+def _binned(inner: Any, *extra_keys: Any, sums: tuple[Any, ...] = ()) -> Select[Any]:
+    """Group the rows of `inner` (key, name, observed, minutes, ...) by grid bin
+    (nttd.stats.sqltime.bin_minutes gives the time that stands for a bin)."""
+    c = inner.c
+    keys = [c.key, c.name, c.observed, grid_bin(c.minutes).label("bin"), *extra_keys]
+    return select(*keys, func.count().label("cases"), *sums).group_by(*keys)
+
+
+def removal_steps(query: StatsQuery, now: datetime) -> Select[Any]:
+    """Rows (key, name, observed, bin, reappeared, cases, reappearances) of the time
+    to removal; `reappeared`: the cases reappeared at least once."""
+    clock = _Clock.at(now)
+    key, name = _group_key(query.group_by)
+    inner = _from(query, [
+        key.label("key"), name.label("name"),
+        Case.removed_at.is_not(None).label("observed"),
+        started_minutes(clock.end - epoch_seconds(Case.confirmed_at) - clock.held)
+        .label("minutes"),
+        (Case.reappeared_count > 0).label("reappeared"),
+        Case.reappeared_count.label("reappearances"),
+    ]).subquery()
+    return _binned(inner, inner.c.reappeared, sums=(
+        func.coalesce(func.sum(inner.c.reappearances), 0).label("reappearances"),))
+
+
+def notice_steps(query: StatsQuery, now: datetime) -> Select[Any]:
+    """Rows (key, name, observed, bin, cases) of the time from the first notice to
+    removal, over the cases that had a notice."""
+    clock = _Clock.at(now)
+    key, name = _group_key(query.group_by)
+    inner = _from(query, [
+        key.label("key"), name.label("name"),
+        Case.removed_at.is_not(None).label("observed"),
+        started_minutes(clock.end - epoch_seconds(Case.first_notice_at) - clock.held)
+        .label("minutes"),
+    ]).where(Case.first_notice_at.is_not(None)).subquery()
+    return _binned(inner)
+
+
+def acknowledgement_steps(query: StatsQuery, now: datetime) -> Select[Any]:
+    """Rows (key, name, observed, bin, cases) of the time from the first notice to
+    the recipient's acknowledgement; a case not acknowledged is censored when it was
+    removed or closed, or now."""
+    clock = _Clock.at(now)
+    key, name = _group_key(query.group_by)
+    acknowledged = Case.acknowledged_at.is_not(None)
+    stop = case((acknowledged, epoch_seconds(Case.acknowledged_at)), else_=clock.end)
+    inner = _from(query, [
+        key.label("key"), name.label("name"), acknowledged.label("observed"),
+        started_minutes(stop - epoch_seconds(Case.first_notice_at)).label("minutes"),
+    ]).where(Case.first_notice_at.is_not(None)).subquery()
+    return _binned(inner)

@@ -1,0 +1,202 @@
+"""Time arithmetic in SQL, the same on SQLite and PostgreSQL.
+
+The one place where the dialects differ: SQLite stores a UTC datetime as text and
+reads it with ``julianday`` (days, millisecond resolution), PostgreSQL has
+``timestamptz`` and ``extract(epoch ...)``. Each construct here compiles to the
+right expression for the connection it runs on, so the statistics are written
+once, as SQLAlchemy Core expressions:
+
+* :class:`epoch_seconds` - seconds since 1970-01-01 UTC, a float;
+* :class:`week_start` - the Monday (UTC) of the ISO week, as ``YYYY-MM-DD`` text;
+* :class:`month_of` - the month (UTC), as ``YYYY-MM`` text;
+* :func:`started_minutes` - a duration in seconds as whole minutes, rounded UP
+  (a removal 20 s after confirmation counts as "within 1 minute"; 0 stays 0),
+  after rounding the seconds to the millisecond so that the float error of
+  ``julianday`` (about 40 microseconds) never pushes 120 s into a third minute.
+  A negative duration gives 0 or a negative number (integer division truncates
+  towards zero on both backends): the caller clamps it to 0 after grouping, which
+  keeps one CASE per row out of the scan.
+* :func:`grid_bin` - the bin of a duration in minutes on a grid of 16 bins per
+  doubling: floor(16 log2(m + 1)). Every minute below 22 has a bin of its own;
+  beyond, a bin spans at most 1/16 of a doubling (4.4%). A GROUP BY on the bin
+  keeps the rows per group in the hundreds however many cases there are.
+  :func:`bin_minutes` gives the longest whole minute of a bin, which stands for it.
+* :func:`prepared` - around the statistics queries: planner settings on
+  PostgreSQL, a Python ``ln`` on an SQLite built without math functions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import AsyncIterator
+from functools import cache
+from typing import Any
+
+from sqlalchemy import BigInteger, Float, Integer, String, cast, func, literal, text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
+
+_UNIX_EPOCH_JULIAN_DAY = 2440587.5
+
+
+class epoch_seconds(FunctionElement[float]):
+    type = Float()
+    name = "epoch_seconds"
+    inherit_cache = True
+
+
+class week_start(FunctionElement[str]):
+    type = String()
+    name = "week_start"
+    inherit_cache = True
+
+
+class month_of(FunctionElement[str]):
+    type = String()
+    name = "month_of"
+    inherit_cache = True
+
+
+def _arg(element: FunctionElement[Any], compiler: SQLCompiler, **kw: Any) -> str:
+    (argument,) = element.clauses
+    return str(compiler.process(argument, **kw))
+
+
+@compiles(epoch_seconds, "sqlite")
+def _epoch_sqlite(element: epoch_seconds, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"((julianday({_arg(element, compiler, **kw)}) - {_UNIX_EPOCH_JULIAN_DAY}) * 86400.0)"
+
+
+@compiles(epoch_seconds, "postgresql")
+def _epoch_postgresql(element: epoch_seconds, compiler: SQLCompiler, **kw: Any) -> str:
+    # date_part gives double precision; EXTRACT gives numeric (PostgreSQL 14+), 10x slower.
+    return f"date_part('epoch', {_arg(element, compiler, **kw)})"
+
+
+@compiles(week_start, "sqlite")
+def _week_sqlite(element: week_start, compiler: SQLCompiler, **kw: Any) -> str:
+    # 'weekday 0' moves forward to the Sunday ending the week (or stays on it).
+    return f"date({_arg(element, compiler, **kw)}, 'weekday 0', '-6 days')"
+
+
+@compiles(week_start, "postgresql")
+def _week_postgresql(element: week_start, compiler: SQLCompiler, **kw: Any) -> str:
+    value = _arg(element, compiler, **kw)
+    return f"to_char(date_trunc('week', {value} AT TIME ZONE 'UTC'), 'YYYY-MM-DD')"
+
+
+@compiles(month_of, "sqlite")
+def _month_sqlite(element: month_of, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"strftime('%Y-%m', {_arg(element, compiler, **kw)})"
+
+
+@compiles(month_of, "postgresql")
+def _month_postgresql(element: month_of, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"to_char({_arg(element, compiler, **kw)} AT TIME ZONE 'UTC', 'YYYY-MM')"
+
+
+class greatest(FunctionElement[Any]):
+    name = "greatest"
+    inherit_cache = True
+
+
+@compiles(greatest, "sqlite")
+def _greatest_sqlite(element: greatest, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"max({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(greatest, "postgresql")
+def _greatest_postgresql(element: greatest, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"GREATEST({compiler.process(element.clauses, **kw)})"
+
+
+class whole(FunctionElement[int]):
+    """floor() of a non-negative float as an integer: PostgreSQL's CAST rounds to the
+    nearest, SQLite's truncates (the same as floor at or above 0)."""
+
+    type = Integer()
+    name = "whole"
+    inherit_cache = True
+
+
+@compiles(whole, "sqlite")
+def _whole_sqlite(element: whole, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"CAST({_arg(element, compiler, **kw)} AS INTEGER)"
+
+
+@compiles(whole, "postgresql")
+def _whole_postgresql(element: whole, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"CAST(floor({_arg(element, compiler, **kw)}) AS INTEGER)"
+
+
+BINS_PER_DOUBLING = 16
+_EPSILON = 1e-9  # 16 log2(2) must not come out as 15.999999999999998
+
+
+def grid_bin(minutes: ColumnElement[int]) -> ColumnElement[int]:
+    """The grid bin of a number of minutes (negative: bin 0, with 0 minutes)."""
+    # Floats throughout: a numeric ln on PostgreSQL costs seconds per million rows.
+    log2 = func.ln(cast(greatest(minutes, 0), Float) + literal(1.0, Float)) / literal(
+        math.log(2), Float)
+    return whole(literal(float(BINS_PER_DOUBLING), Float) * log2 + literal(_EPSILON, Float))
+
+
+def grid_bin_of(minutes: int) -> int:
+    """What :func:`grid_bin` gives, computed in Python."""
+    return int(BINS_PER_DOUBLING * math.log(max(minutes, 0) + 1.0) / math.log(2) + _EPSILON)
+
+
+@cache
+def bin_minutes(bin_: int) -> int:
+    """The longest whole number of minutes in a bin: the time that stands for the bin
+    (the bin of a duration under 22 minutes holds that duration only)."""
+    guess = int(2.0 ** ((bin_ + 1) / BINS_PER_DOUBLING) - 1.0) + 1
+    while grid_bin_of(guess) > bin_:
+        guess -= 1
+    if guess < 0 or grid_bin_of(guess) != bin_:
+        raise ValueError(f"no whole minute falls in bin {bin_}")
+    return guess
+
+
+# For the statistics' aggregations only: the planner cannot know how few groups a
+# GROUP BY on computed durations makes (it guesses one per row), so it sorts a
+# million rows instead of hashing them, spills to disk, and JIT-compiles for 200 ms.
+_PG_SETTINGS = {"work_mem": "'64MB'", "jit": "off", "enable_sort": "off",
+                "parallel_setup_cost": "0", "parallel_tuple_cost": "0"}
+
+
+@contextlib.asynccontextmanager
+async def prepared(session: AsyncSession) -> AsyncIterator[None]:
+    """Around the statistics queries of a transaction: on PostgreSQL the planner
+    settings above (back to the defaults afterwards), on SQLite a Python ``ln`` where
+    the library was built without its math functions."""
+    connection = await session.connection()
+    if connection.dialect.name != "postgresql":
+        try:
+            await connection.execute(text("SELECT ln(2.0)"))
+        except OperationalError:  # SQLite built without SQLITE_ENABLE_MATH_FUNCTIONS
+            raw = await connection.get_raw_connection()
+            await raw.driver_connection.create_function(  # type: ignore[union-attr]
+                "ln", 1, _ln, deterministic=True)
+        yield
+        return
+    for name, value in _PG_SETTINGS.items():
+        await connection.execute(text(f"SET LOCAL {name} = {value}"))
+    yield  # after a failure the transaction is rolled back, and SET LOCAL with it
+    for name in _PG_SETTINGS:
+        await connection.execute(text(f"SET LOCAL {name} TO DEFAULT"))
+
+
+def _ln(value: float | None) -> float | None:
+    return None if value is None or value <= 0 else math.log(value)
+
+
+def started_minutes(seconds: ColumnElement[float]) -> ColumnElement[int]:
+    """Whole minutes, rounded up, of a duration in seconds (negative: <= 0)."""
+    millis = cast(func.round(seconds * literal(1000.0, Float)), BigInteger)
+    return (millis + 59999) // 60000
