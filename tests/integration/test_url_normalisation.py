@@ -63,8 +63,10 @@ async def test_reserved_characters_encoded_stay_a_different_case(
         assert await count_cases(world) == 2
 
 
-def json_part(mail) -> dict:  # type: ignore[no-untyped-def]
-    parts = [p for p in mail.message.walk() if p.get_content_type() == "application/json"]
+def json_part(mail, name: str = "report.json") -> dict:  # type: ignore[no-untyped-def]
+    # By name: notices to providers also carry X-ARF reports (xarf-1.json, ...).
+    parts = [p for p in mail.message.walk() if p.get_content_type() == "application/json"
+             and p.get_filename() == name]
     assert len(parts) == 1
     content = parts[0].get_content()
     return dict(json.loads(content if isinstance(content, str) else content.decode()))
@@ -109,6 +111,7 @@ async def test_notices_carry_the_url_exactly_as_submitted(
         mails = [m for m in world.smtp.messages if SITES["us"].abuse in m.rcpt_tos]
         assert len(mails) == 1
         assert [r["url"] for r in json_part(mails[0])["reports"]] == [submitted["us"]]
+        assert json_part(mails[0], "xarf-1.json")["url"] == submitted["us"]  # X-ARF too
         assert LIVE_LINK.search(text_part(mails[0])) is None
         # NL: the partner's webhook body is the JSON part.
         hooks = world.webhook.requests
