@@ -138,6 +138,8 @@ class Case(Base):
     reappeared_count: Mapped[int] = mapped_column(Integer, default=0)
     first_online_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Leases.
+    # Set when retention anonymised the case (nttd.cases.retention).
+    anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

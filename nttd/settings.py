@@ -220,6 +220,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("check_retention", "NTTD_CHECK_RETENTION", "90d", _duration,
             "How long after closure a case keeps all its checks; after that only the ones "
             "that mattered (first online, the removal streak, reappearance) are kept."),
+    Setting("retention", "NTTD_RETENTION", "365d", _positive_duration,
+            "How long after closure a case is kept whole; then it is anonymised: the URL cut "
+            "to the registrable domain, facts, checks, notice texts and event contents "
+            "dropped, the statistics unchanged."),
     Setting("notice_batch_window", "NTTD_NOTICE_BATCH_WINDOW", "10m", _duration,
             "How long notices to one recipient are gathered before sending."),
     Setting("country_languages", "NTTD_COUNTRY_LANGUAGES",
@@ -307,6 +311,7 @@ class Settings:
     host_backoff_schedule: tuple[timedelta, ...] = (
         timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1))
     check_retention: timedelta = timedelta(days=90)
+    retention: timedelta = timedelta(days=365)
     notice_batch_window: timedelta = timedelta(minutes=10)
     country_languages: tuple[tuple[str, str], ...] = tuple(DEFAULT_COUNTRY_LANGUAGES.items())
     notice_legal_basis_en: str | None = None

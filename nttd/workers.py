@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
-from nttd.cases import CHECKED_STATUSES, REROUTABLE, CaseStatus, seal_events
+from nttd.cases import CHECKED_STATUSES, REROUTABLE, CaseStatus, anonymise_due, seal_events
 from nttd.checks import CheckScheduler, prune_check_history
 from nttd.db import is_sqlite
 from nttd.factcache import delete_expired_facts
@@ -49,6 +49,12 @@ STEPS: dict[str, Step] = {
     "seal": seal_audit_trail,
 }
 PRUNE_EVERY = timedelta(minutes=10)
+
+
+async def apply_retention(svc: Services) -> int:
+    """Anonymise the closed cases whose retention has passed (one batch)."""
+    async with svc.sessions() as session, session.begin():
+        return await anonymise_due(session, now=svc.clock(), retention=svc.settings.retention)
 
 
 async def prune_fact_cache(svc: Services) -> int:
@@ -105,7 +111,8 @@ def worker_steps(checks: CheckScheduler) -> dict[str, Step]:
     steps: dict[str, Step] = dict(STEPS)
     steps["check"] = checks.step
     steps["prune"] = Every(prune_check_history, PRUNE_EVERY)
-    steps["prune-facts"] = Every(prune_fact_cache, PRUNE_EVERY)  # expired cached facts
+    steps["prune-facts"] = Every(prune_fact_cache, PRUNE_EVERY)
+    steps["retention"] = Every(apply_retention, PRUNE_EVERY)  # expired cached facts
     return steps
 
 

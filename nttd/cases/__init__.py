@@ -45,6 +45,7 @@ from nttd.cases.queries import (
     visible_case,
 )
 from nttd.cases.reports import PARTNER_STATUSES, ReportError, report_status
+from nttd.cases.retention import anonymise_due
 from nttd.cases.text import MAX_NOTE, clean_text, text_problem
 
 __all__ = [
@@ -71,6 +72,7 @@ __all__ = [
     "ReportError",
     "Submission",
     "Submitted",
+    "anonymise_due",
     "case_detail",
     "case_summary",
     "case_times",
