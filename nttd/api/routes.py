@@ -8,10 +8,13 @@ body over the limit, 415 a body that is not JSON, 422 invalid URLs.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+from sqlalchemy import text
 
 from nttd.api.http import (
     MAX_ID,
@@ -53,6 +56,9 @@ from nttd.stats import StatsError, removal_stats
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
+
+log = logging.getLogger(__name__)
+HEALTH_TIMEOUT = 2.0  # seconds /healthz waits for the database
 
 SERVICES: web.AppKey[Services] = web.AppKey("services", Services)
 PRINCIPAL: web.RequestKey[Principal] = web.RequestKey("principal", Principal)
@@ -261,7 +267,19 @@ async def openapi(request: web.Request) -> web.Response:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    return web.json_response({"ok": True})
+    """200 `{"ok": true, "database": "ok"}` while the database answers a `SELECT 1`
+    within HEALTH_TIMEOUT; else 503 `{"ok": false, "database": "unreachable: ..."}`
+    (the kind of failure only: the details go to the log, not to the public)."""
+    svc = request.app[SERVICES]
+    try:
+        async with asyncio.timeout(HEALTH_TIMEOUT), svc.read_sessions() as session:
+            await session.execute(text("SELECT 1"))
+    except Exception as exc:
+        reason = "timed out" if isinstance(exc, TimeoutError) else type(exc).__name__
+        log.warning("healthz: the database does not answer: %s", exc or reason)
+        return web.json_response({"ok": False, "database": f"unreachable: {reason}"},
+                                 status=503)
+    return web.json_response({"ok": True, "database": "ok"})
 
 
 def add_routes(app: web.Application) -> None:
