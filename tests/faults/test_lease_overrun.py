@@ -54,4 +54,4 @@ async def test_a_notice_sent_late_in_a_batch_is_not_taken_over(
             notices = list(await session.scalars(select(Notice).order_by(Notice.id)))
         assert [n.status for n in notices] == [NoticeStatus.SENT, NoticeStatus.SENT]
         ids = [m.message["Message-ID"] for m in world.smtp.messages]
-        assert sorted(ids) == sorted(n.message_id for n in notices)  # each once
+        assert sorted(ids) == sorted(str(n.message_id) for n in notices)  # each once

@@ -12,7 +12,6 @@ import pytest
 from sqlalchemy import select
 
 from nttd.models import Case, Notice
-
 from tests.faults.private_pg import private_postgres
 from tests.faults.support import (
     DONE,
