@@ -14,7 +14,6 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
-from sqlalchemy import text
 
 from nttd.api.http import (
     MAX_ID,
@@ -48,6 +47,7 @@ from nttd.cases import (
     text_problem,
     visible_case,
 )
+from nttd.db import ping
 from nttd.models import Case
 from nttd.routing import OverrideError, override_facts
 from nttd.routing import release_case as release_held_case
@@ -272,8 +272,8 @@ async def healthz(request: web.Request) -> web.Response:
     (the kind of failure only: the details go to the log, not to the public)."""
     svc = request.app[SERVICES]
     try:
-        async with asyncio.timeout(HEALTH_TIMEOUT), svc.read_sessions() as session:
-            await session.execute(text("SELECT 1"))
+        async with asyncio.timeout(HEALTH_TIMEOUT):
+            await ping(svc.engine)
     except Exception as exc:
         reason = "timed out" if isinstance(exc, TimeoutError) else type(exc).__name__
         log.warning("healthz: the database does not answer: %s", exc or reason)
