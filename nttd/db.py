@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, event, select, update
+from sqlalchemy import DateTime, event, select, text, update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -84,6 +84,13 @@ def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
 
         return engine
     return create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+async def ping(engine: AsyncEngine) -> None:
+    """A cheap round trip to the database (`SELECT 1`, read-only: on SQLite it does
+    not queue for the write lock); raises when the database cannot answer."""
+    async with engine.execution_options(**{READ_ONLY: True}).connect() as connection:
+        await connection.execute(text("SELECT 1"))
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -49,6 +49,7 @@ STEPS: dict[str, Step] = {
     "seal": seal_audit_trail,
 }
 PRUNE_EVERY = timedelta(minutes=10)
+MAX_FAILURE_PAUSE = 5.0  # seconds between retries of a step that keeps failing
 
 
 async def apply_retention(svc: Services) -> int:
@@ -78,16 +79,32 @@ class Every:
 
 
 async def run_step_forever(svc: Services, name: str, step: Step, stop: asyncio.Event) -> None:
+    """Run `step` until `stop`, pausing `NTTD_WORKER_POLL_INTERVAL` when it had nothing
+    to do. A step that fails (the database restarting, say) is retried, the pause
+    doubling while it keeps failing, up to MAX_FAILURE_PAUSE: the worker rides out
+    an outage with one traceback and a line per retry, not thousands of tracebacks."""
     idle = svc.settings.worker_poll_interval.total_seconds()
+    failures = 0
     while not stop.is_set():
+        pause = idle
         try:
             done = await step(svc)
-        except Exception:
-            log.exception("%s step failed; retrying after %.1fs", name, idle)
+        except Exception as exc:
+            failures += 1
             done = 0
+            pause = min(idle * 2 ** (failures - 1), max(idle, MAX_FAILURE_PAUSE))
+            if failures == 1:
+                log.exception("%s step failed; retrying after %.1fs", name, pause)
+            else:
+                log.warning("%s step failed again (%d in a row: %s); retrying after %.1fs",
+                            name, failures, type(exc).__name__, pause)
+        else:
+            if failures:
+                log.info("%s step works again after %d failures", name, failures)
+            failures = 0
         if done == 0:
             try:
-                await asyncio.wait_for(stop.wait(), timeout=idle)
+                await asyncio.wait_for(stop.wait(), timeout=pause)
             except TimeoutError:
                 pass
 

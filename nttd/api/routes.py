@@ -8,6 +8,8 @@ body over the limit, 415 a body that is not JSON, 422 invalid URLs.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +46,7 @@ from nttd.cases import (
     text_problem,
     visible_case,
 )
+from nttd.db import ping
 from nttd.models import Case
 from nttd.routing import OverrideError, override_facts
 from nttd.routing import release_case as release_held_case
@@ -59,6 +62,9 @@ from nttd.stats import (
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
+
+log = logging.getLogger(__name__)
+HEALTH_TIMEOUT = 2.0  # seconds /healthz waits for the database
 
 SERVICES: web.AppKey[Services] = web.AppKey("services", Services)
 PRINCIPAL: web.RequestKey[Principal] = web.RequestKey("principal", Principal)
@@ -312,7 +318,19 @@ async def openapi(request: web.Request) -> web.Response:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    return web.json_response({"ok": True})
+    """200 `{"ok": true, "database": "ok"}` while the database answers a `SELECT 1`
+    within HEALTH_TIMEOUT; else 503 `{"ok": false, "database": "unreachable: ..."}`
+    (the kind of failure only: the details go to the log, not to the public)."""
+    svc = request.app[SERVICES]
+    try:
+        async with asyncio.timeout(HEALTH_TIMEOUT):
+            await ping(svc.engine)
+    except Exception as exc:
+        reason = "timed out" if isinstance(exc, TimeoutError) else type(exc).__name__
+        log.warning("healthz: the database does not answer: %s", exc or reason)
+        return web.json_response({"ok": False, "database": f"unreachable: {reason}"},
+                                 status=503)
+    return web.json_response({"ok": True, "database": "ok"})
 
 
 def add_routes(app: web.Application) -> None:

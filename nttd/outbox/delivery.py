@@ -100,9 +100,13 @@ async def _prepare(svc: Services, notice_id: int) -> tuple[RenderedNotice, str |
     left `sending`, take what it rendered then). None: nothing to send."""
     now = svc.clock()
     async with svc.sessions() as session, session.begin():
-        notice = await session.get(Notice, notice_id)
+        # Locked: a worker whose claim on this notice ran out (a long batch) must not
+        # go on once another has claimed it, and one that goes on renews its lease
+        # (below) so that nobody claims the notice while it is being sent.
+        notice = await session.get(Notice, notice_id, with_for_update=True)
         if notice is None or notice.lease_owner != svc.worker_id:
             return None
+        notice.lease_until = now + svc.settings.lease_duration
         secret, partner_language = None, None
         if notice.hotline_id is not None:
             hotline = await session.get(Hotline, notice.hotline_id)
@@ -189,8 +193,12 @@ async def _deliver_one(svc: Services, notice_id: int) -> None:
         return
     sent_at = svc.clock()
     async with svc.sessions() as session, session.begin():
-        notice = await session.get(Notice, notice_id)
+        notice = await session.get(Notice, notice_id, with_for_update=True)
         assert notice is not None
+        if notice.status == NoticeStatus.SENT:  # sent meanwhile by a worker that took over
+            log.warning("notice %s was also sent by another worker (the same Message-ID)",
+                        notice_id)
+            return
         _set_status(notice, NoticeStatus.SENT)
         notice.sent_at = sent_at
         notice.attempts += 1

@@ -20,7 +20,10 @@ seconds`` slows one down, and
 headers)`` answers one request that way and is then forgotten (a 429 with
 ``Retry-After``), ``trickle[path] = seconds`` sends a valid answer one byte
 at a time that slowly (slow loris), ``max_in_flight`` is the highest number of
-requests served at the same time.
+requests served at the same time. ``fail_next(n, status, retry_after=...)``
+answers the next ``n`` requests, whatever their path, with that status (a burst
+of 429s or 500s; calls queue up), and ``answers`` records every request as
+``(monotonic time, path, status)`` so a test can see how retries were spaced.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import asyncio
 import collections
 import ipaddress
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +67,8 @@ class RdapServer(LoopbackServer):
         self.requests: collections.Counter[str] = collections.Counter()
         self.once: dict[str, tuple[int, bytes, dict[str, str]]] = {}
         self.trickle: dict[str, float] = {}
+        self.failing: collections.deque[tuple[int, dict[str, str]]] = collections.deque()
+        self.answers: list[tuple[float, str, int]] = []
         self.in_flight = 0
         self.max_in_flight = 0
         self.accept_headers: list[str] = []
@@ -156,6 +162,12 @@ class RdapServer(LoopbackServer):
             (directory / file).write_text(json.dumps(doc, indent=1), encoding="utf-8")
         return directory
 
+    def fail_next(self, count: int, status: int, *, retry_after: str | None = None) -> None:
+        """Answer the next `count` requests (any path) with `status`, after the bursts
+        already queued; `retry_after` is sent as the Retry-After header."""
+        headers = {"Retry-After": retry_after} if retry_after is not None else {}
+        self.failing.extend([(status, headers)] * count)
+
     # ---- serving ---------------------------------------------------------------------
 
     def _find_ip(self, text: str) -> dict[str, Any] | None:
@@ -175,13 +187,20 @@ class RdapServer(LoopbackServer):
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
-            return await self._answer(request)
+            response = await self._answer(request)
+            self.answers.append((time.monotonic(), request.path, response.status))
+            return response
         finally:
             self.in_flight -= 1
 
     async def _answer(self, request: web.Request) -> web.StreamResponse:
         path = request.path
         self.requests[path] += 1
+        if self.failing:
+            status, headers = self.failing.popleft()
+            error = {"errorCode": status, "title": "Try again later"}
+            return web.Response(status=status, text=json.dumps(error), headers=headers,
+                                content_type=RDAP_JSON)
         if path in self.once:
             status, body, headers = self.once.pop(path)
             return web.Response(status=status, body=body, headers=headers,
