@@ -268,6 +268,10 @@ class TokenView:
     revoked_at: datetime | None
 
 
+async def find_user(session: AsyncSession, name: str) -> User | None:
+    return await session.scalar(select(User).where(User.name == name))
+
+
 async def list_tokens(session: AsyncSession, user_id: int) -> list[TokenView]:
     rows = await session.scalars(
         select(ApiToken).where(ApiToken.user_id == user_id).order_by(ApiToken.id.desc()))

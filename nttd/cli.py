@@ -19,8 +19,15 @@ import aiohttp
 from aiohttp import web
 
 from nttd import migrate
-from nttd.auth import AuthError, add_user, create_token
-from nttd.cases import IntakeError, Submission, parse_instant, submit, verify_audit_trail
+from nttd.auth import AuthError, add_user, create_token, find_user, list_tokens, revoke_token
+from nttd.cases import (
+    IntakeError,
+    Submission,
+    parse_instant,
+    record_event,
+    submit,
+    verify_audit_trail,
+)
 from nttd.clock import utcnow
 from nttd.db import make_engine, make_sessionmaker
 from nttd.partners import PartnerFileError, load_partners, read_partner_file
@@ -100,6 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
     tsub = p.add_subparsers(dest="token_command", required=True)
     tc = tsub.add_parser("create", help="create an API token for a user (printed once)")
     tc.add_argument("name")
+    tl = tsub.add_parser("list", help="a user's API tokens (prefix, created, last used, revoked)")
+    tl.add_argument("name")
+    tr = tsub.add_parser("revoke", help="revoke one of a user's API tokens")
+    tr.add_argument("name")
+    tr.add_argument("token", metavar="PREFIX_OR_ID", help="the token's prefix (see list) or id")
 
     p = sub.add_parser("import", help="import URLs from a CSV file or one URL per line")
     p.add_argument("file", type=Path)
@@ -206,8 +218,7 @@ async def cmd_database(args: argparse.Namespace, settings: Settings) -> int:
                 if generated:
                     print(f"password (shown once): {password}")
             elif args.command == "token":
-                token = await create_token(session, args.name, now=now)
-                print(token)
+                return await cmd_token(session, args, now)
             elif args.command == "import":
                 return await cmd_import(session, args, now)
             elif args.command == "audit":
@@ -226,6 +237,35 @@ async def cmd_database(args: argparse.Namespace, settings: Settings) -> int:
         raise CliError(str(exc)) from None
     finally:
         await engine.dispose()
+
+
+async def cmd_token(session: Any, args: argparse.Namespace, now: Any) -> int:
+    action = args.token_command
+    if action == "create":
+        print(await create_token(session, args.name, now=now))
+        record_event(session, None, "token_created", actor="cli", now=now, user=args.name)
+        return 0
+    user = await find_user(session, args.name)
+    if user is None:
+        raise CliError(f"no user named {args.name!r}")
+    tokens = await list_tokens(session, user.id)
+    if action == "list":
+        for t in tokens:
+            state = f"revoked {t.revoked_at:%Y-%m-%d %H:%M}" if t.revoked_at else "live"
+            used = f"{t.last_used_at:%Y-%m-%d %H:%M}" if t.last_used_at else "never"
+            print(f"{t.id:>6}  {t.prefix}  created {t.created_at:%Y-%m-%d %H:%M}  "
+                  f"last used {used}  {state}")
+        return 0
+    wanted = [t for t in tokens if str(t.id) == args.token or t.prefix == args.token]
+    if len(wanted) != 1:
+        raise CliError(f"{args.name} has no token {args.token!r} (see `nttd token list "
+                       f"{args.name}`)")
+    if not await revoke_token(session, user.id, wanted[0].id, now=now):
+        raise CliError(f"token {args.token!r} of {args.name} is already revoked")
+    record_event(session, None, "token_revoked", actor="cli", now=now, user=args.name,
+                 token=wanted[0].prefix)
+    print(f"revoked token {wanted[0].prefix} of {args.name}")
+    return 0
 
 
 async def cmd_audit_verify(session: Any) -> int:

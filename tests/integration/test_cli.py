@@ -168,3 +168,45 @@ async def test_bootstrap_update(tmp_path: Path) -> None:
         assert (target / "asn.json").read_text() == before
     finally:
         await runner.cleanup()
+
+
+async def test_tokens_are_listed_and_revoked_from_the_command_line(
+    database_url: str, tmp_path: Path
+) -> None:
+    from sqlalchemy import select
+
+    from nttd.auth import authenticate
+    from nttd.clock import utcnow
+    from nttd.db import make_engine, make_sessionmaker
+    from nttd.models import Event
+
+    env = {"NTTD_DATABASE_URL": database_url}
+    assert (await nttd("migrate", env=env, cwd=tmp_path))[0] == 0
+    assert (await nttd("user", "add", "carol", "--role", "analyst", env=env, cwd=tmp_path))[0] == 0
+    _, token, _ = await nttd("token", "create", "carol", env=env, cwd=tmp_path)
+    _, second, _ = await nttd("token", "create", "carol", env=env, cwd=tmp_path)
+    code, out, err = await nttd("token", "list", "carol", env=env, cwd=tmp_path)
+    assert code == 0, err
+    lines = out.strip().splitlines()
+    assert len(lines) == 2 and all("live" in line for line in lines)
+    assert token.strip() not in out and second.strip() not in out  # never the token itself
+    prefix = next(line.split()[1] for line in lines if token.strip().startswith(line.split()[1]))
+
+    code, out, err = await nttd("token", "revoke", "carol", prefix, env=env, cwd=tmp_path)
+    assert code == 0 and f"revoked token {prefix} of carol" in out, err
+    code, out, err = await nttd("token", "revoke", "carol", prefix, env=env, cwd=tmp_path)
+    assert code == 2 and "already revoked" in err
+    code, out, err = await nttd("token", "revoke", "carol", "nttd_nope", env=env, cwd=tmp_path)
+    assert code == 2 and "has no token" in err
+    code, out, err = await nttd("token", "revoke", "nobody", prefix, env=env, cwd=tmp_path)
+    assert code == 2 and "no user named 'nobody'" in err
+
+    engine = make_engine(database_url)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            assert await authenticate(session, token.strip(), now=utcnow()) is None
+            assert await authenticate(session, second.strip(), now=utcnow()) is not None
+            kinds = list(await session.scalars(select(Event.kind).where(Event.case_id.is_(None))))
+    finally:
+        await engine.dispose()
+    assert kinds.count("token_created") == 2 and kinds.count("token_revoked") == 1
