@@ -406,6 +406,9 @@ async def cmd_demo(args: argparse.Namespace) -> int:
     options = Options(host=args.host, port=args.port, database=args.database, urls=args.urls,
                       speed=args.speed, duration=args.duration, directory=args.dir,
                       seed=args.seed)
+    if not args.verbose:  # the banner, not the migrations and every SMTP connection
+        for name in ("alembic", "mail.log"):
+            logging.getLogger(name).setLevel(logging.WARNING)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -28,7 +28,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 import aiohttp
 from aiohttp import web
@@ -46,7 +46,6 @@ from nttd.settings import Settings
 
 log = logging.getLogger("nttd.demo")
 
-WEBHOOK_SECRET = "demo-partner-shared-secret-0123456789"
 FEED_BATCH = 10  # URLs per API request
 TICK = 0.1  # seconds between looks at the host script
 CDN_SUFFIX = ".cdn.cloudflare.net"
@@ -90,7 +89,7 @@ MOVE_TO = "de-host"
 DOMAINS = ("example.com", "example.net", "example.org")
 
 
-def partner_file(webhook_url: str) -> str:
+def partner_file(webhook_url: str, webhook_secret: str) -> str:
     return f"""\
 # The demo's partner directory: our own hotline in GB, a partner in NL that takes
 # reports by webhook, and one in DE that takes them by e-mail.
@@ -106,7 +105,7 @@ name = "Partner Hotline NL (demo)"
 countries = ["NL"]
 language = "nl"
 webhook_url = "{webhook_url}"
-webhook_secret = "{WEBHOOK_SECRET}"
+webhook_secret = "{webhook_secret}"
 
 [[hotline]]
 code = "de-partner"
@@ -142,7 +141,10 @@ def demo_settings(options: Options, *, database_url: str, dns: str, bootstrap: P
                   smtp_url: str, public_url: str) -> Settings:
     """Compressed schedules: re-checks every few seconds, reminders in minutes."""
     s = 1.0 / options.speed
-    schedule = lambda *secs: ",".join(_ms(x * s) for x in secs)  # noqa: E731
+
+    def schedule(*seconds: float) -> str:
+        return ",".join(_ms(x * s) for x in seconds)
+
     return Settings.load({
         "NTTD_DATABASE_URL": database_url,
         "NTTD_HOME_COUNTRY": "GB",
@@ -265,7 +267,7 @@ class Demo:
         if await migrate.current_revision(svc.engine) != migrate.head_revision():
             await migrate.upgrade(svc.engine)
         partners = self.directory / "partners.toml"
-        partners.write_text(partner_file(self.webhook.url))
+        partners.write_text(partner_file(self.webhook.url, secrets.token_urlsafe(24)))
         now = svc.clock()
         async with svc.sessions() as session, session.begin():
             await load_partners(session, read_partner_file(partners))
@@ -280,8 +282,11 @@ class Demo:
             self.token = await create_token(session, self.logins[0].name, now=now)
 
         from nttd.app import make_app  # the whole service: web UI, API and workers
+        from nttd.demo.mailview import add_mail_routes
 
-        runner = web.AppRunner(make_app(svc), access_log=None)
+        app = make_app(svc)
+        add_mail_routes(app, lambda: self.smtp.messages)
+        runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
         site = web.TCPSite(runner, options.host, options.port)
@@ -389,7 +394,8 @@ class Demo:
         for login in self.logins:
             self.say(f"  login {login.role:<12} {login.name:<28} password {login.password}")
         self.say(f"  database      {self._shown_database()}")
-        self.say(f"  notices (e-mail) are written to the Maildir {self.directory / 'mail'}")
+        self.say(f"  mail the SMTP sink received: {self.url}demo/mail (signed in), "
+                 f"and the Maildir {self.directory / 'mail'}")
         self.say(f"  partner webhooks are written to {self.hooks_file}")
         self.say(f"  {self.options.urls} URLs arrive over the next "
                  f"{round(self._feed_span())} s; Ctrl-C stops the demo")

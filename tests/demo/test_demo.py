@@ -8,6 +8,8 @@ use resolves, at the demo's DNS stand-in, to a loopback address.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import html
 import io
 import ipaddress
 import re
@@ -33,20 +35,18 @@ def csrf_of(html: str) -> str:
     return match.group(1)
 
 
-async def sign_in(base: str, name: str, password: str) -> str:
+async def sign_in(http: aiohttp.ClientSession, base: str, name: str, password: str) -> str:
     """Sign in through the web form; the home page's HTML afterwards."""
-    async with aiohttp.ClientSession(trust_env=False,
-                                     cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
-        async with http.get(base) as resp:
-            assert resp.status == 200
-            csrf = csrf_of(await resp.text())
-        async with http.post(base + "login", data={"username": name, "password": password,
-                                                   "csrf_token": csrf},
-                             allow_redirects=False) as resp:
-            assert resp.status == 303, (name, resp.status, (await resp.text())[:300])
-        async with http.get(base) as resp:
-            assert resp.status == 200
-            return await resp.text()
+    async with http.get(base) as resp:
+        assert resp.status == 200
+        csrf = csrf_of(await resp.text())
+    async with http.post(base + "login", data={"username": name, "password": password,
+                                               "csrf_token": csrf},
+                         allow_redirects=False) as resp:
+        assert resp.status == 303, (name, resp.status, (await resp.text())[:300])
+    async with http.get(base) as resp:
+        assert resp.status == 200
+        return await resp.text()
 
 
 def test_the_cli_takes_the_demo_options() -> None:
@@ -65,14 +65,15 @@ async def test_the_demo_shows_the_whole_flow(database_url: str, tmp_path: Path) 
         async with Demo(options, out) as demo:
             task = asyncio.create_task(demo.run(stop))
             try:
-                await _watch(demo, out)
+                async with contextlib.AsyncExitStack() as stack:
+                    await _watch(demo, out, stack)
             finally:
                 stop.set()
                 await task
     assert not any(t.get_name() == task.get_name() for t in asyncio.all_tasks())
 
 
-async def _watch(demo: Demo, out: io.StringIO) -> None:
+async def _watch(demo: Demo, out: io.StringIO, stack: contextlib.AsyncExitStack) -> None:
     await asyncio.sleep(0.2)
     printed = out.getvalue()
     match = re.search(r"open (http://127\.0\.0\.1:\d+/) ", printed)
@@ -80,8 +81,11 @@ async def _watch(demo: Demo, out: io.StringIO) -> None:
     base = match.group(1)
     logins = {role: (name, password) for role, name, password in LOGIN.findall(printed)}
     assert set(logins) == {"analyst", "partner", "coordinator", "admin"}, printed
-    pages = {role: await sign_in(base, *login) for role, login in logins.items()}
-    assert "Sign out" in pages["analyst"] or "sign out" in pages["analyst"].lower()
+    browsers = {role: await stack.enter_async_context(aiohttp.ClientSession(
+        trust_env=False, cookie_jar=aiohttp.CookieJar(unsafe=True))) for role in logins}
+    for role, (name, password) in logins.items():
+        home = await sign_in(browsers[role], base, name, password)
+        assert "Sign out" in home and name in home, home[:500]
     assert str(demo.directory / "mail") in printed
 
     headers = {"Authorization": f"Bearer {demo.token}"}
@@ -116,6 +120,17 @@ async def _watch(demo: Demo, out: io.StringIO) -> None:
     # The mails are readable where the banner says.
     await asyncio.sleep(0.3)
     assert len(list(demo.maildir.keys())) >= 1
+    # ... and in the web UI, to those who may see them.
+    async with browsers["analyst"].get(base + "demo/mail") as resp:
+        assert resp.status == 200
+        listing = await resp.text()
+    subject = demo.smtp.messages[0].message["Subject"]
+    assert html.escape(subject) in listing
+    async with browsers["analyst"].get(base + "demo/mail/1") as resp:
+        assert resp.status == 200
+        assert "Message-ID" in await resp.text()
+    async with browsers["partner"].get(base + "demo/mail", allow_redirects=False) as resp:
+        assert resp.status == 403
     # Every name the demo uses is on loopback.
     for address in demo.zone_addresses():
         assert ipaddress.ip_address(address).is_loopback, address
