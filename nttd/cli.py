@@ -70,6 +70,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="web UI, HTTP API and workers in one process")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8080)
+    p = sub.add_parser("demo", help="nttd on a simulated internet on loopback: stand-ins, "
+                       "users, URLs arriving over time (nothing leaves this machine)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--database", metavar="URL",
+                   help="SQLAlchemy URL, e.g. a PostgreSQL database "
+                   "(default: SQLite in a temporary directory)")
+    p.add_argument("--urls", type=int, default=300, help="URLs to feed in (default: %(default)s)")
+    p.add_argument("--speed", type=float, default=1.0,
+                   help="time compression on top of the demo's own (default: %(default)s)")
+    p.add_argument("--duration", type=float, metavar="SECONDS",
+                   help="stop after this long (default: run until Ctrl-C)")
+    p.add_argument("--dir", type=Path, help="keep the demo's files (database, mails) here "
+                   "(default: a temporary directory, removed at the end)")
+    p.add_argument("--seed", type=int, help="random seed for the hosts' behaviour")
     sub.add_parser("worker", help="workers only (run several against one PostgreSQL)")
     sub.add_parser("migrate", help="create or upgrade the database schema")
     p = sub.add_parser("settings", help="list the settings and their environment variables")
@@ -176,6 +191,8 @@ async def dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return await cmd_serve(args, settings)
     if command == "worker":
         return await cmd_worker(settings)
+    if command == "demo":
+        return await cmd_demo(args)
     return await cmd_database(args, settings)
 
 
@@ -418,6 +435,25 @@ async def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         await svc.close()
     return 0
+
+
+async def cmd_demo(args: argparse.Namespace) -> int:
+    """The demo builds its own settings: the environment's NTTD_* do not apply."""
+    from nttd.demo.run import Options, run_demo
+
+    if args.urls < 0 or args.speed <= 0:
+        raise CliError("--urls must be 0 or more and --speed more than 0")
+    options = Options(host=args.host, port=args.port, database=args.database, urls=args.urls,
+                      speed=args.speed, duration=args.duration, directory=args.dir,
+                      seed=args.seed)
+    if not args.verbose:  # the banner, not the migrations and every SMTP connection
+        for name in ("alembic", "mail.log"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return await run_demo(options, sys.stdout, stop)
 
 
 async def cmd_worker(settings: Settings) -> int:
