@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from notices.defang import defang
-from nttd.models import Case, Check, Event, InstanceSecret, NoticeResponse
+from nttd.models import Case, Check, Event, InstanceSecret, Notice, NoticeResponse
 from nttd.web.base import CSP, RESPOND_COOKIE
 from tests.integration.world import SITES, World
 from tests.web.conftest import Browser, WebWorld, web_world
@@ -33,7 +33,11 @@ async def _notice_link(world: World, site: str = "us") -> tuple[int, str]:
     status, body = await world.api("POST", "/api/v1/cases", json={"urls": [world.url(site)]})
     assert status == 201, body
     await world.run_until_idle()
-    mails = [m.message for m in world.smtp.messages if SITES[site].abuse in m.rcpt_tos]
+    kind = "cdn" if site == "cdn" else "host"
+    async with world.svc.sessions() as session:
+        (address,) = await session.scalars(select(Notice.address).where(
+            Notice.recipient_kind == kind))
+    mails = [m.message for m in world.smtp.messages if address in m.rcpt_tos]
     assert len(mails) == 1
     (token,) = LINK.findall(_text(mails[0]))
     return int(body["cases"][0]["id"]), f"/respond/{token}"
@@ -176,7 +180,8 @@ async def test_reported_removal_is_checked_at_once_and_only_the_check_decides(
     database_url: str, tmp_path: Path
 ) -> None:
     async with web_world(database_url, tmp_path, NTTD_PUBLIC_URL=PUBLIC,
-                         NTTD_RECHECK_SCHEDULE="6h") as ww:
+                         NTTD_RECHECK_SCHEDULE="6h",
+                         NTTD_REAPPEARANCE_SCHEDULE="12h") as ww:
         world = ww.world
         assert world.clock is not None
         case_id, path = await _notice_link(world)
@@ -209,5 +214,30 @@ async def test_reported_removal_is_checked_at_once_and_only_the_check_decides(
 
         # Once it is really gone, our checks (not the report) confirm the removal.
         world.hosts["us"].route("/img/1.jpg", status=404)
-        await world.advance(timedelta(hours=7))
+        for _ in range(10):  # from one scheduled check to the next
+            async with world.svc.sessions() as session:
+                case = await session.get(Case, case_id)
+                assert case is not None and case.next_check_at is not None
+                if case.status == "removed":
+                    break
+                world.clock.set(max(case.next_check_at, world.clock()))
+            await world.run_until_idle()
         assert (await world.case(case_id))["status"] == "removed"
+
+
+async def test_a_cdn_gets_a_link_too(database_url: str, tmp_path: Path) -> None:
+    async with web_world(database_url, tmp_path, NTTD_PUBLIC_URL=PUBLIC) as ww:
+        case_id, path = await _notice_link(ww.world, "cdn")
+        page = await (await ww.browser()).get(path)
+        assert page.status == 200 and f"NTTD-{case_id}" in page.text
+
+
+async def test_no_public_url_means_no_link(database_url: str, tmp_path: Path) -> None:
+    async with web_world(database_url, tmp_path) as ww:
+        world = ww.world
+        status, body = await world.api("POST", "/api/v1/cases", json={"urls": [world.url("us")]})
+        assert status == 201, body
+        await world.run_until_idle()
+        (mail,) = [m.message for m in world.smtp.messages if SITES["us"].abuse in m.rcpt_tos]
+        assert "/respond/" not in _text(mail)
+        assert (await _state(world))["secrets"] == 0
