@@ -17,7 +17,7 @@ from notices.defang import defang
 from nttd.models import Case, Check, Event, InstanceSecret, Notice, NoticeResponse
 from nttd.web.base import CSP, RESPOND_COOKIE
 from tests.integration.world import SITES, World
-from tests.web.conftest import Browser, WebWorld, web_world
+from tests.web.conftest import Browser, web_world
 
 PUBLIC = "https://nttd.example"
 LINK = re.compile(re.escape(PUBLIC) + r"/respond/([A-Za-z0-9_.-]+)")
