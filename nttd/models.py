@@ -21,6 +21,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    UniqueConstraint,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -252,3 +253,25 @@ class FactCacheEntry(Base):
     key: Mapped[str] = mapped_column(String(512), primary_key=True)
     value: Mapped[str] = mapped_column(Text)  # JSON text
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class NoticeResponse(Base):
+    """A provider's answer through the signed link of a notice (nttd.responses): each
+    action at most once per notice (the unique constraint makes the link one-time use)."""
+
+    __tablename__ = "notice_responses"
+    __table_args__ = (UniqueConstraint("notice_id", "action"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    notice_id: Mapped[int] = mapped_column(ForeignKey("notices.id"), index=True)
+    action: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class InstanceSecret(Base):
+    """Secrets this installation made for itself, e.g. the key of signed links when
+    NTTD_SECRET_KEY is not set ("derives one per database")."""
+
+    __tablename__ = "instance_secrets"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[str] = mapped_column(String(128))

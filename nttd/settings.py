@@ -275,6 +275,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Base URL under which this nttd is reachable (for links in notices)."),
     Setting("secret_key", "NTTD_SECRET_KEY", "", _optional,
             "Secret for signed links; empty derives one per database (set it in production)."),
+    Setting("response_link_ttl", "NTTD_RESPONSE_LINK_TTL", "30d", _positive_duration,
+            "How long the signed response link in a notice to a host, registrar or CDN "
+            "works (it needs NTTD_PUBLIC_URL); an older link gets a 410 page."),
     Setting("session_idle", "NTTD_SESSION_IDLE", "30m", _positive_duration,
             "A web sign-in ends after this long without a request."),
     Setting("session_max", "NTTD_SESSION_MAX", "12h", _positive_duration,
@@ -340,6 +343,7 @@ class Settings:
     lease_duration: timedelta = timedelta(minutes=5)
     public_url: str | None = None
     secret_key: str | None = None
+    response_link_ttl: timedelta = timedelta(days=30)
     session_idle: timedelta = timedelta(minutes=30)
     session_max: timedelta = timedelta(hours=12)
     trust_forwarded_proto: bool = False

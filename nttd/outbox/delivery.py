@@ -12,7 +12,9 @@ the partner hotline's language, else the language of the recipient's country
 (`NTTD_COUNTRY_LANGUAGES`; for a host the hosting country of its cases, the most
 common one; a registrar's or CDN's country is not known, so they get English), else
 English. E-mail notices to a provider carry one X-ARF report per URL, built from the
-rendered payload at each attempt (the same reports again after a crash).
+rendered payload at each attempt (the same reports again after a crash). A notice to a
+host, registrar or CDN prints its signed response link (`nttd.responses`) when
+NTTD_PUBLIC_URL is set.
 
 An e-mail notice needs the sender address (`NTTD_NOTICE_FROM`, also the X-ARF
 reporter's contact): without it the notice is not rendered and stays queued, retried
@@ -42,6 +44,7 @@ from nttd.db import claim
 from nttd.models import Case, Hotline, Notice, NoticeCase
 from nttd.outbox.reminders import first_reminder_at
 from nttd.outbox.status import NoticeStatus, check_notice_transition
+from nttd.responses import response_url
 from nttd.services import Services
 
 log = logging.getLogger(__name__)
@@ -151,6 +154,8 @@ async def _prepare(svc: Services, notice_id: int) -> tuple[RenderedNotice, str |
         language = language_for(
             partner_language if notice.recipient_kind == "partner" else None, country,
             dict(svc.settings.country_languages), svc.renderer.languages(notice.recipient_kind))
+        # The provider's signed answer link (nttd.responses), made when the letter is.
+        reply_url = await response_url(session, svc.settings, notice, now)
         try:
             rendered = svc.renderer.render(
                 notice.recipient_kind, language,
@@ -163,6 +168,7 @@ async def _prepare(svc: Services, notice_id: int) -> tuple[RenderedNotice, str |
                 step=notice.step,
                 respond_by=now + svc.settings.reminder_schedule[0],
                 texts=svc.settings.letter_texts(),
+                reply_url=reply_url,
             )
         except (NoticeError, ValueError) as exc:
             # A template problem does not heal by waiting: fail loudly, keep the cases.

@@ -13,7 +13,7 @@ from aiohttp import web
 from nttd.accounts import LoginLimiter
 from nttd.auth import PasswordHashing
 from nttd.resources import templates_dir
-from nttd.web import account, admin, cases, intake, partner
+from nttd.web import account, admin, cases, intake, partner, respond
 from nttd.web.base import LIMITER, PASSWORDS, web_headers, web_middleware
 
 __all__ = ["add_web_routes", "web_headers", "web_middleware"]
@@ -50,4 +50,6 @@ def add_web_routes(app: web.Application) -> None:
     r.add_post("/admin/users/{user_id}/password", admin.reset_user_password)
     r.add_get("/admin/settings", admin.settings_page)
     r.add_get("/admin/partners", admin.partners_page)
+    r.add_get("/respond/{token}", respond.respond_page)
+    r.add_post("/respond/{token}", respond.respond)
     r.add_static("/static/", templates_dir() / "web" / "static", follow_symlinks=False)

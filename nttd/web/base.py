@@ -7,7 +7,8 @@ carries, and error pages.
 - Every POST carries the session's CSRF token (form field `csrf_token` or header
   `X-CSRF-Token`), compared with `hmac.compare_digest`; missing, wrong or another
   session's token is a 403 and nothing runs. The sign-in form, which has no
-  session yet, uses a double-submit token in its own short-lived cookie.
+  session yet, uses a double-submit token in its own short-lived cookie; so does
+  a provider's answer page under /respond/ (a provider has no account).
 - GET never changes state (the one write it may cause is a session's own
   bookkeeping: last seen, or deleting an ended session).
 """
@@ -36,6 +37,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 SESSION_COOKIE = "nttd_session"
 LOGIN_COOKIE = "nttd_login_csrf"
 LOGIN_COOKIE_AGE = timedelta(hours=1)
+RESPOND_PATH = "/respond/"  # a provider's answer page (nttd.web.respond): no session
+RESPOND_COOKIE = "nttd_respond_csrf"
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 NOT_WEB = ("/api/",)
@@ -138,6 +141,8 @@ async def web_middleware(request: web.Request, handler: Handler) -> web.StreamRe
             given = await _csrf_given(request)
             if request.path == "/login":
                 expected = request.cookies.get(LOGIN_COOKIE, "")
+            elif request.path.startswith(RESPOND_PATH):
+                expected = request.cookies.get(RESPOND_COOKIE, "")
             else:
                 me = signed_in(request)
                 if me is None:

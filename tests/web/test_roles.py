@@ -64,6 +64,10 @@ TABLE = [
     ("POST", "/admin/users/{user}/password", {}, ONLY_ADMIN),
     ("GET", "/admin/settings", {}, ONLY_ADMIN),
     ("GET", "/admin/partners", {}, ONLY_ADMIN),
+    # A provider's answer page needs no account: never the sign-in page, for nobody.
+    # This link is not one we signed (403); tests/web/test_respond.py has genuine ones.
+    ("GET", "/respond/1.1.forged", {}, dict.fromkeys(ROLES, "403")),
+    ("POST", "/respond/1.1.forged", {"action": "acknowledged"}, dict.fromkeys(ROLES, "403")),
     ("GET", "/login", {}, dict.fromkeys(ROLES, "login")),  # to the form at /
     # The sign-in form's own token lives in a cookie of the signed-out form: the
     # anonymous browser has it (and gets "wrong password"), the others not.
@@ -93,7 +97,7 @@ async def test_every_route_is_in_the_table(ww: WebWorld) -> None:
             if route.method != "HEAD" and not str(path).startswith(("/api/", "/healthz")):
                 routes.add((route.method, str(path).rstrip("/") or "/"))
     tabled = {(m, p.replace("{case}", "{case_id}").replace("{user}", "{user_id}")
-               .replace("{token}", "{token_id}")
+               .replace("{token}", "{token_id}").replace("/respond/1.1.forged", "/respond/{token}")
                .replace("/style.css", "")) for m, p, _, _ in TABLE}
     assert routes - tabled == set()
     assert isinstance(app, web.Application)
