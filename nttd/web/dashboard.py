@@ -37,7 +37,7 @@ CURVES_SHOWN = 8     # the largest groups get a curve; the tables have them all
 MEDIANS_SHOWN = 30
 READ_AT = ((HOUR, "1h"), (24 * HOUR, "24h"), (3 * DAY, "72h"), (7 * DAY, "7d"),
            (30 * DAY, "30d"))
-DASHBOARD_METRICS = ("time_to_removal", "notice_to_removal")
+DASHBOARD_METRICS = ("time_to_removal",)  # the only clock drawn; the CSV has all three
 
 
 def label_of(row: Mapping[str, Any]) -> str:
@@ -113,14 +113,12 @@ def group_table(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     table = []
     for r in rows:
         removal = r["time_to_removal"]
-        notice = r.get("notice_to_removal") or {}
         table.append({
             "label": label_of(r), "cases": r["cases"], "removed": r["removed"],
             "open": r["open"], "too_few": r["too_few"], "reappeared": r["reappeared"],
             "median": interval_text(removal["median"]), "p90": interval_text(removal["p90"]),
             "by_24h": share_text(removal["removed_by_24h"]),
             "by_7d": share_text(removal["removed_by_7d"]),
-            "notice_median": interval_text(notice.get("median")),
         })
     return table
 
