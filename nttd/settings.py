@@ -288,6 +288,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("stats_min_group", "NTTD_STATS_MIN_GROUP", "10", _positive_int,
             "Statistics: a group with fewer cases than this shows its counts and says "
             "too_few instead of estimates (they would be noise)."),
+    Setting("public_stats", "NTTD_PUBLIC_STATS", "0", _flag,
+            "1 publishes a summary of the removal times at /public/stats, without sign-in: "
+            "aggregates by country and month only, groups below NTTD_STATS_MIN_GROUP left "
+            "out. 0 (the default): that page is a 404."),
 )
 
 
@@ -348,6 +352,7 @@ class Settings:
     session_max: timedelta = timedelta(hours=12)
     trust_forwarded_proto: bool = False
     stats_min_group: int = 10
+    public_stats: bool = False
 
     def __repr__(self) -> str:
         shown = []

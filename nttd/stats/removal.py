@@ -126,7 +126,16 @@ def _estimate(summary: dict[str, Any], name: str) -> float | None:
     return None if part is None else part["estimate"]
 
 
-def _row(key: Any, name: str | None, group: _Group, min_group: int) -> dict[str, Any]:
+def _curve(group: _Group) -> dict[str, Any]:
+    """The time-to-removal curve: its steps ``[time, survival, lower, upper]`` (seconds)
+    and the longest duration observed (beyond it the curve is unknown)."""
+    km = _km(_steps(group.removal), confidence=CONFIDENCE)
+    return {"last_time": km.last_time,
+            "points": [[s.time, s.survival, s.lower, s.upper] for s in km.steps]}
+
+
+def _row(key: Any, name: str | None, group: _Group, min_group: int,
+         curve: bool = False) -> dict[str, Any]:
     metrics = {
         "time_to_removal": summarise(_steps(group.removal), unit=_SECOND, min_cases=min_group,
                                      confidence=CONFIDENCE),
@@ -137,6 +146,7 @@ def _row(key: Any, name: str | None, group: _Group, min_group: int) -> dict[str,
     }
     too_few = group.cases < min_group
     removal = metrics["time_to_removal"]
+    extra = {"curve": None if too_few else _curve(group)} if curve else {}
     return {
         "group": key,
         "name": name,
@@ -152,6 +162,7 @@ def _row(key: Any, name: str | None, group: _Group, min_group: int) -> dict[str,
         "p90_time_to_removal_seconds": _estimate(removal, "p90"),
         "median_notice_to_removal_seconds": _estimate(metrics["notice_to_removal"], "median"),
         **metrics,
+        **extra,
     }
 
 
@@ -206,12 +217,13 @@ def _ordered(groups: dict[Any, _Group]) -> list[Any]:
     return sorted(groups, key=lambda k: (k is None, k if isinstance(k, int) else str(k or "")))
 
 
-def _rows(group_by: str, groups: dict[Any, _Group], min_group: int) -> list[dict[str, Any]]:
+def _rows(group_by: str, groups: dict[Any, _Group], min_group: int,
+          curves: bool = False) -> list[dict[str, Any]]:
     rows = []
     for key in _ordered(groups):
         group = groups[key]
         name = group.names.most_common(1)[0][0] if group.names else None
-        rows.append(_row(_label(group_by, key), name, group, min_group))
+        rows.append(_row(_label(group_by, key), name, group, min_group, curves))
     return rows
 
 
@@ -266,9 +278,11 @@ def parse_metrics(text: str | None) -> tuple[str, ...]:
 
 async def stats_for(session: AsyncSession, query: StatsQuery, *, now: datetime,
                     min_group: int = 10, league: bool = False,
-                    metrics: Sequence[str] = METRICS) -> dict[str, Any]:
+                    metrics: Sequence[str] = METRICS, curves: bool = False) -> dict[str, Any]:
     """The statistics of `query` (see removal_stats). Only the `metrics` named are
-    estimated (time to removal always is); the others come out with n = 0."""
+    estimated (time to removal always is); the others come out with n = 0. With
+    `curves`, each group (and overall) also has `curve`: the time-to-removal
+    Kaplan-Meier steps with their band (None for a group below the minimum)."""
     if min_group < 1:
         raise ValueError(f"min_group must be at least 1, not {min_group}")
     groups = await _collect(session, query, now, metrics)
@@ -288,8 +302,8 @@ async def stats_for(session: AsyncSession, query: StatsQuery, *, now: datetime,
         "min_group": min_group,
         "metrics": [m for m in METRICS if m in metrics or m == "time_to_removal"],
         "definitions": DEFINITIONS,
-        "overall": _row(None, None, overall, min_group),
-        "groups": _rows(query.group_by, groups, min_group),
+        "overall": _row(None, None, overall, min_group, curves),
+        "groups": _rows(query.group_by, groups, min_group, curves),
     }
     if league:
         tables = {}

@@ -13,7 +13,7 @@ from aiohttp import web
 from nttd.accounts import LoginLimiter
 from nttd.auth import PasswordHashing
 from nttd.resources import templates_dir
-from nttd.web import account, admin, cases, intake, partner, respond
+from nttd.web import account, admin, cases, dashboard, intake, partner, respond
 from nttd.web.base import LIMITER, PASSWORDS, web_headers, web_middleware
 
 __all__ = ["add_web_routes", "web_headers", "web_middleware"]
@@ -42,7 +42,9 @@ def add_web_routes(app: web.Application) -> None:
     r.add_post("/cases/{case_id}/release", cases.release)
     r.add_get("/inbox", partner.inbox)
     r.add_post("/inbox/report", partner.report)
-    r.add_get("/stats", admin.stats_page)
+    r.add_get("/stats", dashboard.stats_page)
+    r.add_get("/stats.csv", dashboard.stats_csv_download)
+    r.add_get("/public/stats", dashboard.public_stats)
     r.add_get("/admin/users", admin.users_page)
     r.add_post("/admin/users", admin.create_user)
     r.add_post("/admin/users/{user_id}/disable", admin.disable_user)

@@ -1,4 +1,4 @@
-"""The coordinator's figures and the admin's pages: users, settings, partners."""
+"""The admin's pages: users, settings, partners (the coordinator's figures: dashboard.py)."""
 
 from __future__ import annotations
 
@@ -10,35 +10,13 @@ from aiohttp import web
 
 from nttd.accounts import list_hotlines, list_users, reset_password, set_disabled
 from nttd.auth import AuthError, Role, add_user
-from nttd.cases import parse_instant
-from nttd.cases.intake import IntakeError
 from nttd.settings import SETTINGS, Settings, format_duration
-from nttd.stats import GROUPS, StatsError, removal_stats
 from nttd.web.base import PASSWORDS, context, require, services
+from nttd.web.dashboard import stats_page as stats_page  # the coordinator's home
 from nttd.web.render import page
 
 SECRET_FIELDS = {"secret_key"}
 URL_FIELDS = {"smtp_url", "database_url"}  # may carry a password: user:***@
-
-
-async def stats_page(request: web.Request) -> web.Response:
-    require(request, Role.COORDINATOR, Role.ANALYST)
-    svc = services(request)
-    q = request.query
-    group_by = q.get("group_by", "country")
-    error = None
-    result: dict[str, Any] = {"groups": []}
-    try:
-        since = parse_instant(q["since"], "since") if q.get("since") else None
-        until = parse_instant(q["until"], "until") if q.get("until") else None
-        async with svc.read_sessions() as session:
-            result = await removal_stats(session, group_by=group_by, now=svc.clock(),
-                                         since=since, until=until)
-    except (StatsError, IntakeError) as exc:
-        error = str(exc)
-    return page("stats.html", status=400 if error else 200, **context(
-        request, result=result, groups=GROUPS, group_by=group_by, error=error,
-        since=q.get("since", "")[:64], until=q.get("until", "")[:64]))
 
 
 async def users_page(request: web.Request, *, status: int = 200, message: str | None = None,

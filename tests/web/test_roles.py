@@ -57,6 +57,10 @@ TABLE = [
     ("GET", "/inbox", {}, PARTNERS),
     ("POST", "/inbox/report", {"case_id": "{case}", "status": "acknowledged"}, NL_REPORT),
     ("GET", "/stats", {}, STATS),
+    ("GET", "/stats.csv", {}, STATS),
+    # Off by default (NTTD_PUBLIC_STATS): a 404 for everyone; on, it needs no sign-in
+    # (tests/web/test_dashboard.py).
+    ("GET", "/public/stats", {}, NOWHERE),
     ("GET", "/admin/users", {}, ONLY_ADMIN),
     ("POST", "/admin/users", {"name": "", "role": "analyst"}, ONLY_ADMIN),
     ("POST", "/admin/users/{user}/disable", {}, ONLY_ADMIN),
