@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -114,7 +115,12 @@ async def _note(request: web.Request) -> str | None:
     return note[:2000] or None
 
 
-async def hold_case(request: web.Request) -> web.StreamResponse:
+# What a case action does inside its transaction: (session, svc, case, actor, now, note).
+CaseAction = Callable[[Any, Any, Any, str, Any, str | None], Awaitable[None]]
+
+
+async def _act_on_case(request: web.Request, action: CaseAction) -> web.StreamResponse:
+    """An analyst's POST on one case: 303 back to the case, or the page with a 409."""
     principal = require(request, Role.ANALYST)
     svc = services(request)
     note = await _note(request)
@@ -124,7 +130,7 @@ async def hold_case(request: web.Request) -> web.StreamResponse:
         except CaseNotFound:
             raise web.HTTPNotFound() from None
         try:
-            hold(session, case, actor=principal.actor, now=svc.clock(), note=note)
+            await action(session, svc, case, principal.actor, svc.clock(), note)
         except InvalidTransition as exc:
             error: str | None = str(exc)
         else:
@@ -132,25 +138,22 @@ async def hold_case(request: web.Request) -> web.StreamResponse:
     if error is None:  # after the commit
         raise web.HTTPSeeOther(f"/cases/{case.id}")
     return await case_page(request, status=409, error=error)
+
+
+async def _hold(session: Any, svc: Any, case: Any, actor: str, now: Any,
+                note: str | None) -> None:
+    hold(session, case, actor=actor, now=now, note=note)
+
+
+async def _release(session: Any, svc: Any, case: Any, actor: str, now: Any,
+                   note: str | None) -> None:
+    await release_case(session, svc, case, actor=actor, now=now, note=note)
+
+
+async def hold_case(request: web.Request) -> web.StreamResponse:
+    return await _act_on_case(request, _hold)
 
 
 async def release(request: web.Request) -> web.StreamResponse:
-    principal = require(request, Role.ANALYST)
-    svc = services(request)
-    note = await _note(request)
-    async with svc.sessions() as session, session.begin():
-        try:
-            case = await visible_case(session, principal, case_id_of(request))
-        except CaseNotFound:
-            raise web.HTTPNotFound() from None
-        try:
-            await release_case(session, svc, case, actor=principal.actor, now=svc.clock(),
-                               note=note)
-        except InvalidTransition as exc:
-            error: str | None = str(exc)
-        else:
-            error = None
-    if error is None:  # after the commit
-        raise web.HTTPSeeOther(f"/cases/{case.id}")
-    return await case_page(request, status=409, error=error)
+    return await _act_on_case(request, _release)
 
