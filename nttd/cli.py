@@ -231,6 +231,8 @@ async def cmd_database(args: argparse.Namespace, settings: Settings) -> int:
                     password, generated = secrets.token_urlsafe(18), True
                 await add_user(session, args.name, args.role, password=password,
                                hotline_code=args.hotline, now=now)
+                record_event(session, None, "user_added", actor="cli", now=now, user=args.name,
+                             role=args.role, hotline=args.hotline)
                 print(f"user {args.name} added with role {args.role}")
                 if generated:
                     print(f"password (shown once): {password}")

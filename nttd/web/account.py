@@ -6,6 +6,7 @@ from aiohttp import web
 
 from nttd.accounts import SignInFailure, change_own_password, sign_in, sign_out
 from nttd.auth import AuthError, Role, create_token, list_tokens, revoke_token
+from nttd.cases import record_event
 from nttd.web.base import (
     LIMITER,
     LOGIN_COOKIE,
@@ -116,6 +117,8 @@ async def new_token(request: web.Request) -> web.Response:
     svc = services(request)
     async with svc.sessions() as session, session.begin():
         token = await create_token(session, principal.name, now=svc.clock())
+        record_event(session, None, "token_created", actor=principal.actor, now=svc.clock(),
+                     user=principal.name)
     return await account_page(request, message="Your new API token, shown this once:",
                               new_token=token)
 
@@ -128,13 +131,16 @@ async def revoke(request: web.Request) -> web.Response:
         raise web.HTTPNotFound()
     async with svc.sessions() as session, session.begin():
         done = await revoke_token(session, principal.user_id, int(text), now=svc.clock())
+        if done:
+            record_event(session, None, "token_revoked", actor=principal.actor,
+                         now=svc.clock(), user=principal.name, token_id=int(text))
     if not done:
         raise web.HTTPNotFound()  # not yours, or already revoked
     return await account_page(request, message="The token is revoked.")
 
 
 async def change_password(request: web.Request) -> web.StreamResponse:
-    require(request)
+    principal = require(request)
     me = signed_in(request)
     assert me is not None
     svc = services(request)
@@ -146,6 +152,8 @@ async def change_password(request: web.Request) -> web.StreamResponse:
         async with svc.sessions() as session, session.begin():
             await change_own_password(session, me, str(form.get("current_password", "")), new,
                                       hashing=request.app[PASSWORDS])
+            record_event(session, None, "password_changed", actor=principal.actor,
+                         now=svc.clock())
     except AuthError as exc:
         return await account_page(request, status=400, error=str(exc))
     return await account_page(request, message="Your password is changed; your other "

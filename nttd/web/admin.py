@@ -10,6 +10,7 @@ from aiohttp import web
 
 from nttd.accounts import list_hotlines, list_users, reset_password, set_disabled
 from nttd.auth import AuthError, Role, add_user
+from nttd.cases import record_event
 from nttd.settings import SETTINGS, Settings, format_duration
 from nttd.web.base import PASSWORDS, context, require, services
 from nttd.web.dashboard import stats_page as stats_page  # the coordinator's home
@@ -39,7 +40,7 @@ def _user_id(request: web.Request) -> int:
 
 
 async def create_user(request: web.Request) -> web.Response:
-    require(request, Role.ADMIN)
+    admin = require(request, Role.ADMIN)
     svc = services(request)
     form = await request.post()
 
@@ -51,6 +52,8 @@ async def create_user(request: web.Request) -> web.Response:
         async with svc.sessions() as session, session.begin():
             await add_user(session, name, str(form.get("role", "")), password=password,
                            hotline_code=hotline, now=svc.clock(), hashing=request.app[PASSWORDS])
+            record_event(session, None, "user_added", actor=admin.actor, now=svc.clock(),
+                         user=name, role=str(form.get("role", "")), hotline=hotline)
     except AuthError as exc:
         return await users_page(request, status=400, error=str(exc))
     return await users_page(request, message=f"User {name} created. Their password, shown "
@@ -66,12 +69,14 @@ async def enable_user(request: web.Request) -> web.Response:
 
 
 async def _set_disabled(request: web.Request, disabled: bool) -> web.Response:
-    require(request, Role.ADMIN)
+    admin = require(request, Role.ADMIN)
     svc = services(request)
     try:
         async with svc.sessions() as session, session.begin():
             user = await set_disabled(session, _user_id(request), disabled)
             name = user.name
+            record_event(session, None, "user_disabled" if disabled else "user_enabled",
+                         actor=admin.actor, now=svc.clock(), user=name)
     except AuthError:
         raise web.HTTPNotFound() from None
     return await users_page(request, message=f"User {name} is "
@@ -79,12 +84,14 @@ async def _set_disabled(request: web.Request, disabled: bool) -> web.Response:
 
 
 async def reset_user_password(request: web.Request) -> web.Response:
-    require(request, Role.ADMIN)
+    admin = require(request, Role.ADMIN)
     svc = services(request)
     try:
         async with svc.sessions() as session, session.begin():
             password = await reset_password(session, _user_id(request),
                                             hashing=request.app[PASSWORDS])
+            record_event(session, None, "password_reset", actor=admin.actor,
+                         now=svc.clock(), user_id=_user_id(request))
     except AuthError:
         raise web.HTTPNotFound() from None
     return await users_page(request, message="New password, shown this once:",
