@@ -6,7 +6,7 @@ Other packages import from here only.
 """
 
 from nttd.cases import schedule
-from nttd.cases.audit import AuditReport, seal_events, verify_audit_trail
+from nttd.cases.audit import AuditReport, recent_events, seal_events, verify_audit_trail
 from nttd.cases.clocks import Duration, case_times
 from nttd.cases.events import record_event, transition
 from nttd.cases.facts import CaseFacts, Contact, Hosting, store_facts
@@ -86,6 +86,7 @@ __all__ = [
     "parse_instant",
     "parse_submission",
     "partner_inbox",
+    "recent_events",
     "record_event",
     "release",
     "report_status",

@@ -34,7 +34,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from nttd.models import AuditHead, Event
 
-__all__ = ["GENESIS", "AuditReport", "event_digest", "seal_events", "verify_audit_trail"]
+__all__ = [
+    "GENESIS",
+    "AuditReport",
+    "event_digest",
+    "recent_events",
+    "seal_events",
+    "verify_audit_trail",
+]
 
 GENESIS = "0" * 64
 SEAL_BATCH = 5000
@@ -164,3 +171,12 @@ async def verify_audit_trail(session: AsyncSession, *, batch: int = 10_000) -> A
                    f"the chain ends at #{expected_seq - 1} but the head says "
                    f"#{head.seal_seq}: events were deleted at the end or the head was edited")
     return AuditReport(checked, unsealed, pruned, head.seal_seq, head.chain)
+
+
+async def recent_events(session: AsyncSession, *, limit: int = 100,
+                        before: int | None = None) -> list[Event]:
+    """The newest events (all cases and none), newest first, for the admin's audit page."""
+    query = select(Event).order_by(Event.id.desc()).limit(limit)
+    if before is not None:
+        query = query.where(Event.id < before)
+    return list(await session.scalars(query))

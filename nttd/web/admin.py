@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from typing import Any
 
 from aiohttp import web
 
+from notices.defang import defang
 from nttd.accounts import list_hotlines, list_users, reset_password, set_disabled
 from nttd.auth import AuthError, Role, add_user
-from nttd.cases import record_event
+from nttd.cases import recent_events, record_event, verify_audit_trail
 from nttd.settings import SETTINGS, Settings, format_duration
 from nttd.web.base import PASSWORDS, context, require, services
 from nttd.web.dashboard import stats_page as stats_page  # the coordinator's home
@@ -130,6 +132,25 @@ async def settings_page(request: web.Request) -> web.Response:
     require(request, Role.ADMIN)
     return page("settings.html", **context(
         request, settings=shown_settings(services(request).settings)))
+
+
+async def audit_page(request: web.Request) -> web.Response:
+    """The newest events of the whole trail (defanged text), and on demand the chain
+    verified (a read: GET changes nothing)."""
+    require(request, Role.ADMIN)
+    svc = services(request)
+    before_text = request.query.get("before", "")
+    before = int(before_text) if before_text.isascii() and before_text.isdigit() \
+        and len(before_text) <= 12 else None
+    async with svc.read_sessions() as session:
+        events = await recent_events(session, limit=100, before=before)
+        report = await verify_audit_trail(session) if request.query.get("verify") else None
+    rows = [{"id": e.id, "at": e.at, "actor": e.actor, "kind": e.kind, "case_id": e.case_id,
+             "sealed": e.seal_seq is not None,
+             "data": defang(json.dumps(e.data, ensure_ascii=False), max_len=300)
+             if e.data else ""} for e in events]
+    older = rows[-1]["id"] if len(rows) == 100 else None
+    return page("audit.html", **context(request, events=rows, report=report, older=older))
 
 
 async def partners_page(request: web.Request) -> web.Response:

@@ -56,3 +56,29 @@ async def test_account_changes_in_the_browser_are_audit_events(
         async with world.svc.sessions() as session:
             report = await verify_audit_trail(session)
         assert report.ok and report.unsealed == 0
+
+
+async def test_the_admin_audit_page_shows_events_defanged_and_verifies_the_chain(
+    database_url: str, tmp_path: Path
+) -> None:
+    from sqlalchemy import update
+
+    async with web_world(database_url, tmp_path) as ww:
+        world = ww.world
+        status, body = await world.api("POST", "/api/v1/cases", json={
+            "urls": [world.url("us", "/img/1.jpg?u=http://evil.example.com/x")]})
+        assert status == 201, body
+        await world.run_until_idle()
+        admin = await ww.browser("admin")
+        page = await admin.get("/admin/audit?verify=1")
+        assert page.status == 200
+        assert "Intact:" in page.text
+        assert "evil.example.com" not in page.text and "us-files.example.com" not in page.text
+        assert "us-files[.]example[.]com" in page.text or "evil[.]example[.]com" in page.text
+        async with world.svc.sessions() as session, session.begin():
+            victim = await session.scalar(select(Event.id).where(Event.case_id.is_not(None))
+                                          .order_by(Event.id).limit(1))
+            await session.execute(update(Event).where(Event.id == victim)
+                                  .values(actor="user:nobody"))
+        page = await admin.get("/admin/audit?verify=1")
+        assert "Broken:" in page.text and f"event id {victim} " in page.text

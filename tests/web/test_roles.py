@@ -68,6 +68,7 @@ TABLE = [
     ("POST", "/admin/users/{user}/password", {}, ONLY_ADMIN),
     ("GET", "/admin/settings", {}, ONLY_ADMIN),
     ("GET", "/admin/partners", {}, ONLY_ADMIN),
+    ("GET", "/admin/audit", {}, ONLY_ADMIN),
     # A provider's answer page needs no account: never the sign-in page, for nobody.
     # This link is not one we signed (403); tests/web/test_respond.py has genuine ones.
     ("GET", "/respond/1.1.forged", {}, dict.fromkeys(ROLES, "403")),
