@@ -113,8 +113,31 @@ def read_partner_file(path: Path) -> list[HotlineEntry]:
     return parse_partner_file(text)
 
 
+def partner_entry(item: dict[str, Any]) -> HotlineEntry:
+    """One hotline from a form's fields, validated as a partner file's entry is."""
+    return _entry(1, item)
+
+
+async def check_countries(session: AsyncSession, entries: list[HotlineEntry]) -> None:
+    """A country is covered by one partner: refuse entries that would give one to two
+    (counting the hotlines already in the directory that the entries do not replace)."""
+    codes = {e.code for e in entries}
+    seen: dict[str, str] = {}
+    for hotline in await session.scalars(select(Hotline)):
+        if hotline.code not in codes and not hotline.is_self:
+            for country in hotline.countries or []:
+                seen[country] = hotline.code
+    for e in entries:
+        for country in () if e.is_self else e.countries:
+            if country in seen and seen[country] != e.code:
+                raise PartnerFileError(
+                    f"country {country} is covered by both {seen[country]} and {e.code}")
+            seen[country] = e.code
+
+
 async def load_partners(session: AsyncSession, entries: list[HotlineEntry]) -> tuple[int, int]:
     """Create or update hotlines from parsed entries; returns (created, updated)."""
+    await check_countries(session, entries)
     existing = {h.code: h for h in await session.scalars(select(Hotline))}
     created = updated = 0
     if any(e.is_self for e in entries):

@@ -52,6 +52,8 @@ def add_web_routes(app: web.Application) -> None:
     r.add_post("/admin/users/{user_id}/password", admin.reset_user_password)
     r.add_get("/admin/settings", admin.settings_page)
     r.add_get("/admin/partners", admin.partners_page)
+    r.add_post("/admin/partners", admin.load_partner_file)
+    r.add_post("/admin/partners/{code}", admin.edit_partner)
     r.add_get("/admin/audit", admin.audit_page)
     r.add_get("/respond/{token}", respond.respond_page)
     r.add_post("/respond/{token}", respond.respond)

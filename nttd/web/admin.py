@@ -13,6 +13,7 @@ from notices.defang import defang
 from nttd.accounts import list_hotlines, list_users, reset_password, set_disabled
 from nttd.auth import AuthError, Role, add_user
 from nttd.cases import recent_events, record_event, verify_audit_trail
+from nttd.partners import PartnerFileError, load_partners, parse_partner_file, partner_entry
 from nttd.settings import SETTINGS, Settings, format_duration
 from nttd.web.base import PASSWORDS, context, require, services
 from nttd.web.dashboard import stats_page as stats_page  # the coordinator's home
@@ -153,15 +154,89 @@ async def audit_page(request: web.Request) -> web.Response:
     return page("audit.html", **context(request, events=rows, report=report, older=older))
 
 
-async def partners_page(request: web.Request) -> web.Response:
+MAX_PARTNER_FILE = 256 * 1024
+
+
+async def partners_page(request: web.Request, *, status: int = 200, message: str | None = None,
+                        error: str | None = None) -> web.Response:
     require(request, Role.ADMIN)
     svc = services(request)
     async with svc.read_sessions() as session:
         hotlines = [
             {"code": h.code, "name": h.name, "countries": ", ".join(h.countries or []),
              "self": h.is_self, "language": h.language, "email": h.email,
-             "webhook": bool(h.webhook_url)}
+             "webhook": bool(h.webhook_url), "webhook_url": h.webhook_url}
             for h in await list_hotlines(session)]
-    return page("partners.html", **context(request, hotlines=hotlines))
+    return page("partners.html", status=status, **context(
+        request, hotlines=hotlines, message=message, error=error))
+
+
+async def load_partner_file(request: web.Request) -> web.Response:
+    """A partner file (TOML, as for `nttd partners load`), uploaded or pasted: all of
+    it or, on any error, none of it."""
+    admin = require(request, Role.ADMIN)
+    svc = services(request)
+    form = await request.post()
+    upload = form.get("file")
+    if isinstance(upload, web.FileField):
+        raw = upload.file.read(MAX_PARTNER_FILE + 1)
+    else:
+        raw = str(form.get("toml", "")).encode()
+    if not raw.strip():
+        return await partners_page(request, status=400, error="Choose a file or paste one.")
+    if len(raw) > MAX_PARTNER_FILE:
+        return await partners_page(request, status=400, error="The file is larger than 256 KiB.")
+    try:
+        entries = parse_partner_file(raw.decode("utf-8-sig"))
+        async with svc.sessions() as session, session.begin():
+            created, updated = await load_partners(session, entries)
+            record_event(session, None, "partners_loaded", actor=admin.actor, now=svc.clock(),
+                         created=created, updated=updated, codes=[e.code for e in entries])
+    except UnicodeDecodeError:
+        return await partners_page(request, status=400, error="The file is not UTF-8 text.")
+    except PartnerFileError as exc:
+        return await partners_page(request, status=400,
+                                   error=f"Nothing was loaded: {exc}.")
+    return await partners_page(request, message=f"Loaded: {created} created, "
+                               f"{updated} updated.")
+
+
+async def edit_partner(request: web.Request) -> web.Response:
+    """Change one partner's entry (a blank webhook secret keeps the one stored)."""
+    admin = require(request, Role.ADMIN)
+    svc = services(request)
+    code = request.match_info["code"]
+    form = await request.post()
+    async with svc.sessions() as session, session.begin():
+        hotline = next((h for h in await list_hotlines(session) if h.code == code), None)
+        if hotline is None:
+            raise web.HTTPNotFound()
+        item: dict[str, Any] = {
+            "code": code, "name": str(form.get("name", "")),
+            "countries": [c.strip() for c in str(form.get("countries", "")).split(",")
+                          if c.strip()],
+            "language": str(form.get("language", "")).strip() or "en",
+            "self": hotline.is_self}
+        for key in ("email", "webhook_url"):
+            value = str(form.get(key, "")).strip()
+            if value:
+                item[key] = value
+        if "webhook_url" in item:
+            item["webhook_secret"] = (str(form.get("webhook_secret", "")).strip()
+                                      or hotline.webhook_secret)
+        try:
+            entry = partner_entry(item)
+            await load_partners(session, [entry])
+        except PartnerFileError as exc:
+            error: str | None = str(exc)
+        else:
+            error = None
+            record_event(session, None, "partner_edited", actor=admin.actor, now=svc.clock(),
+                         code=code, name=entry.name, countries=list(entry.countries),
+                         language=entry.language, email=entry.email,
+                         webhook=entry.webhook_url is not None)
+    if error is not None:
+        return await partners_page(request, status=400, error=f"Not saved: {error}.")
+    return await partners_page(request, message=f"Partner {code} saved.")
 
 

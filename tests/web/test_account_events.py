@@ -82,3 +82,51 @@ async def test_the_admin_audit_page_shows_events_defanged_and_verifies_the_chain
                                   .values(actor="user:nobody"))
         page = await admin.get("/admin/audit?verify=1")
         assert "Broken:" in page.text and f"event id {victim} " in page.text
+
+
+async def test_the_admin_loads_a_partner_file_and_edits_one_partner(
+    database_url: str, tmp_path: Path
+) -> None:
+    from nttd.models import Hotline
+
+    async def hotlines(world) -> dict[str, Hotline]:  # type: ignore[no-untyped-def]
+        async with world.svc.sessions() as session:
+            return {h.code: h for h in await session.scalars(select(Hotline))}
+
+    async with web_world(database_url, tmp_path) as ww:
+        world = ww.world
+        admin = await ww.browser("admin")
+        before = await hotlines(world)
+
+        # A bad file changes nothing and says why.
+        page = await admin.post("/admin/partners", {"toml": "[[hotline]]\ncode = 'fr-partner'\n"})
+        assert page.status == 400 and "Nothing was loaded" in page.text and "name" in page.text
+        # A country another partner covers is refused too.
+        page = await admin.post("/admin/partners", {"toml": (
+            "[[hotline]]\ncode = 'fr-partner'\nname = 'Partner FR'\ncountries = ['FR', 'NL']\n"
+            "email = 'reports@partner-fr.example'\n")})
+        assert page.status == 400 and "country NL is covered by both" in page.text
+        assert (await hotlines(world)).keys() == before.keys()
+
+        page = await admin.post("/admin/partners", {"toml": (
+            "[[hotline]]\ncode = 'fr-partner'\nname = 'Partner FR'\ncountries = ['FR']\n"
+            "language = 'fr'\nemail = 'reports@partner-fr.example'\n")})
+        assert page.status == 200 and "1 created, 0 updated" in page.text
+        assert (await hotlines(world))["fr-partner"].countries == ["FR"]
+
+        # Edit one: language and countries; a blank secret keeps the stored one.
+        secret = before["nl-partner"].webhook_secret
+        page = await admin.post("/admin/partners/nl-partner", {
+            "name": "Partner Hotline NL", "countries": "NL, BE", "language": "nl",
+            "email": "", "webhook_url": before["nl-partner"].webhook_url, "webhook_secret": ""})
+        assert page.status == 200 and "Partner nl-partner saved." in page.text, page.text[:500]
+        nl = (await hotlines(world))["nl-partner"]
+        assert nl.countries == ["NL", "BE"] and nl.webhook_secret == secret
+        page = await admin.post("/admin/partners/nl-partner", {
+            "name": "Partner Hotline NL", "countries": "FR", "language": "nl"})
+        assert page.status == 400 and "country FR is covered by both" in page.text
+        assert (await admin.post("/admin/partners/no-such", {"name": "x"})).status == 404
+        assert secret is None or secret not in (await admin.get("/admin/partners")).text
+
+        kinds = [kind for kind, _, _ in await account_events(world)]
+        assert kinds.count("partners_loaded") == 1 and kinds.count("partner_edited") == 1

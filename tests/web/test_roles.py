@@ -68,6 +68,8 @@ TABLE = [
     ("POST", "/admin/users/{user}/password", {}, ONLY_ADMIN),
     ("GET", "/admin/settings", {}, ONLY_ADMIN),
     ("GET", "/admin/partners", {}, ONLY_ADMIN),
+    ("POST", "/admin/partners", {"toml": "not toml"}, ONLY_ADMIN),
+    ("POST", "/admin/partners/nl-partner", {"name": ""}, ONLY_ADMIN),
     ("GET", "/admin/audit", {}, ONLY_ADMIN),
     # A provider's answer page needs no account: never the sign-in page, for nobody.
     # This link is not one we signed (403); tests/web/test_respond.py has genuine ones.
@@ -102,7 +104,9 @@ async def test_every_route_is_in_the_table(ww: WebWorld) -> None:
             if route.method != "HEAD" and not str(path).startswith(("/api/", "/healthz")):
                 routes.add((route.method, str(path).rstrip("/") or "/"))
     tabled = {(m, p.replace("{case}", "{case_id}").replace("{user}", "{user_id}")
-               .replace("{token}", "{token_id}").replace("/respond/1.1.forged", "/respond/{token}")
+               .replace("{token}", "{token_id}")
+               .replace("/admin/partners/nl-partner", "/admin/partners/{code}")
+               .replace("/respond/1.1.forged", "/respond/{token}")
                .replace("/style.css", "")) for m, p, _, _ in TABLE}
     assert routes - tabled == set()
     assert isinstance(app, web.Application)
