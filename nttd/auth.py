@@ -268,6 +268,10 @@ class TokenView:
     revoked_at: datetime | None
 
 
+async def has_users(session: AsyncSession) -> bool:
+    return await session.scalar(select(User.id).limit(1)) is not None
+
+
 async def find_user(session: AsyncSession, name: str) -> User | None:
     return await session.scalar(select(User).where(User.name == name))
 

@@ -19,7 +19,15 @@ import aiohttp
 from aiohttp import web
 
 from nttd import migrate
-from nttd.auth import AuthError, add_user, create_token, find_user, list_tokens, revoke_token
+from nttd.auth import (
+    AuthError,
+    add_user,
+    create_token,
+    find_user,
+    has_users,
+    list_tokens,
+    revoke_token,
+)
 from nttd.cases import (
     IntakeError,
     Submission,
@@ -427,16 +435,34 @@ async def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     svc = await Services.start(settings)
     try:
         await ensure_schema(svc.engine, upgrade_empty=True)
+        first_admin = await _first_admin(svc)
         runner = web.AppRunner(make_app(svc), access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, args.host, args.port)
         await site.start()
         print(f"nttd listening on http://{args.host}:{args.port}/", flush=True)
+        if first_admin is not None:
+            print("first start: created the user 'admin' (role admin) to sign in with; "
+                  f"password (shown once): {first_admin}", flush=True)
         await _until_signalled()
         await runner.cleanup()
     finally:
         await svc.close()
     return 0
+
+
+async def _first_admin(svc: Services) -> str | None:
+    """On a database without any user, make an admin to sign in with; its password."""
+    now = svc.clock()
+    async with svc.sessions() as session, session.begin():
+        if await has_users(session):
+            return None
+        password = secrets.token_urlsafe(18)
+        await add_user(session, "admin", "admin", password=password, hotline_code=None,
+                       now=now)
+        record_event(session, None, "user_added", actor="system:first-start", now=now,
+                     user="admin", role="admin", hotline=None)
+    return password
 
 
 async def cmd_demo(args: argparse.Namespace) -> int:

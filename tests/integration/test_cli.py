@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import socket
 import sys
@@ -86,7 +87,22 @@ async def test_serve_on_the_embedded_default(tmp_path: Path) -> None:
         assert proc.stdout is not None
         line = await asyncio.wait_for(proc.stdout.readline(), timeout=60)
         assert f"http://127.0.0.1:{port}/" in line.decode()
-        async with aiohttp.ClientSession(trust_env=False) as http:
+        # A fresh database: an admin to sign in with, its password printed once.
+        line = await asyncio.wait_for(proc.stdout.readline(), timeout=60)
+        assert "created the user 'admin'" in line.decode()
+        password = line.decode().rsplit(": ", 1)[1].strip()
+        jar = aiohttp.CookieJar(unsafe=True)
+        async with aiohttp.ClientSession(trust_env=False, cookie_jar=jar) as http:
+            async with http.get(f"http://127.0.0.1:{port}/") as resp:
+                form = await resp.text()
+            csrf = re.search(r'name="csrf_token" value="([^"]+)"', form)
+            assert csrf is not None
+            async with http.post(f"http://127.0.0.1:{port}/login", allow_redirects=False,
+                                 data={"username": "admin", "password": password,
+                                       "csrf_token": csrf.group(1)}) as resp:
+                assert resp.status == 303, await resp.text()
+            async with http.get(f"http://127.0.0.1:{port}/admin/users") as resp:
+                assert resp.status == 200 and "admin" in await resp.text()
             async with http.get(f"http://127.0.0.1:{port}/healthz") as resp:
                 assert resp.status == 200
             async with http.get(f"http://127.0.0.1:{port}/api/v1/openapi.json") as resp:
