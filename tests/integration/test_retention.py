@@ -3,6 +3,7 @@ are the same before and after; the audit trail still verifies."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -92,8 +93,6 @@ async def test_closed_cases_are_anonymised_and_the_statistics_do_not_change(
 
 
 def json_text(value: Any) -> str:
-    import json
-
     return json.dumps(value)
 
 
