@@ -138,9 +138,13 @@ class Case(Base):
     last_gone_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reappeared_count: Mapped[int] = mapped_column(Integer, default=0)
     first_online_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # Leases.
+    # Flagged for the network coordinator (nttd.cases.flags): the escalation ladder ran
+    # out, or a partner hotline did not acknowledge in time. Cleared by a coordinator.
+    flagged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    flag_reason: Mapped[str | None] = mapped_column(Text)
     # Set when retention anonymised the case (nttd.cases.retention).
     anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Leases.
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

@@ -10,6 +10,7 @@ from nttd.cases.audit import AuditReport, recent_events, seal_events, verify_aud
 from nttd.cases.clocks import Duration, case_times
 from nttd.cases.events import record_event, transition
 from nttd.cases.facts import CaseFacts, Contact, Hosting, store_facts
+from nttd.cases.flags import clear_flag, flag_case
 from nttd.cases.hold import hold, release
 from nttd.cases.intake import (
     MAX_URLS_PER_REQUEST,
@@ -78,6 +79,8 @@ __all__ = [
     "case_times",
     "check_transition",
     "clean_text",
+    "clear_flag",
+    "flag_case",
     "hold",
     "inbox_answered",
     "list_cases",

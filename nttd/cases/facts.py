@@ -43,6 +43,9 @@ class Hosting:
     prefix: str | None = None
     country: str | None = None
     abuse_emails: tuple[str, ...] = ()
+    # The abuse contact of the autonomous system (RDAP autnum): the upstream rung of
+    # the escalation ladder and a fallback when the network's own contact fails.
+    as_abuse_emails: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,7 @@ class CaseFacts:
                 prefix=_text(hosting.get("prefix")),
                 country=_text(hosting.get("country")),
                 abuse_emails=_emails(hosting.get("abuse_emails")),
+                as_abuse_emails=_emails(hosting.get("as_abuse_emails")),
             ),
             cdn=_contact(_section(data, "cdn")),
             registrar=_contact(_section(data, "registrar")),
