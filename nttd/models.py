@@ -142,6 +142,10 @@ class Case(Base):
     # out, or a partner hotline did not acknowledge in time. Cleared by a coordinator.
     flagged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     flag_reason: Mapped[str | None] = mapped_column(Text)
+    # The last letter of the chase sent while the case was online: "notice",
+    # "reminder-<n>", "escalation-<party>" (nttd.outbox); at removal, the step after
+    # which the content came down (a breakdown of the statistics).
+    chase_step: Mapped[str | None] = mapped_column(String(32))
     # Set when retention anonymised the case (nttd.cases.retention).
     anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Leases.
