@@ -195,6 +195,11 @@ class Notice(Base):
     # (None: no more, or its cases are all gone). See nttd.outbox.reminders.
     reminders_sent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     next_reminder_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # On a first notice: how many rungs of NTTD_ESCALATION_LADDER the chase has passed
+    # (nttd.outbox.escalation). On every letter of a chase: which one it is, copied to
+    # its cases when it is sent (notice, reminder-<n>, escalation-<party>).
+    ladder_rung: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    chase_step: Mapped[str | None] = mapped_column(String(32))
 
 
 class NoticeCase(Base):

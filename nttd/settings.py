@@ -16,7 +16,7 @@ import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,8 @@ from notices.language import (
 from notices.texts import LetterTexts
 from nttd.verdicts import Verdict
 from resolvers.dns import parse_nameservers
+
+LADDER_PARTIES = ("registrar", "upstream", "cdn", "coordinator")
 
 
 class SettingsError(ValueError):
@@ -170,6 +172,56 @@ def _database_url(text: str) -> str:
     return text
 
 
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_FULL_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
+               "sunday")
+
+
+def _quiet_days(text: str) -> tuple[int, ...]:
+    """`sat,sun` (or `saturday,sunday`) -> (5, 6) (Monday is 0). Empty: none."""
+    days: set[int] = set()
+    for part in text.split(","):
+        name = part.strip().lower()
+        if not name:
+            continue
+        if name in _WEEKDAYS:
+            days.add(_WEEKDAYS.index(name))
+        elif name in _FULL_NAMES:
+            days.add(_FULL_NAMES.index(name))
+        else:
+            raise ValueError(f"{part.strip()!r} is not a weekday (mon, tue, ... sun)")
+    if len(days) == len(_WEEKDAYS):
+        raise ValueError("every day of the week cannot be quiet")
+    return tuple(sorted(days))
+
+
+def _holidays(text: str) -> tuple[date, ...]:
+    """`2026-12-25,2026-12-26` -> dates (ISO 8601, YYYY-MM-DD)."""
+    out: list[date] = []
+    for part in text.split(","):
+        if not part.strip():
+            continue
+        try:
+            out.append(date.fromisoformat(part.strip()))
+        except ValueError:
+            raise ValueError(f"{part.strip()!r} is not an ISO date (YYYY-MM-DD)") from None
+    return tuple(sorted(set(out)))
+
+
+def _ladder(text: str) -> tuple[str, ...]:
+    rungs: list[str] = []
+    for part in text.split(","):
+        name = part.strip().lower()
+        if not name:
+            continue
+        if name not in LADDER_PARTIES:
+            raise ValueError(f"{name!r} is not one of {', '.join(LADDER_PARTIES)}")
+        if name in rungs:
+            raise ValueError(f"{name!r} is on the ladder twice")
+        rungs.append(name)
+    return tuple(rungs)
+
+
 @dataclass(frozen=True)
 class Setting:
     field: str
@@ -243,6 +295,19 @@ SETTINGS: tuple[Setting, ...] = (
       for lang in LETTER_LANGUAGES),
     Setting("reminder_schedule", "NTTD_REMINDER_SCHEDULE", "24h,48h,72h", _schedule,
             "Durations after which an unremoved case is chased, then escalated."),
+    Setting("escalation_ladder", "NTTD_ESCALATION_LADDER", "registrar,upstream,cdn,coordinator",
+            _ladder,
+            "Comma list of who is told, one a gap (the last step of NTTD_REMINDER_SCHEDULE) "
+            "apart, once the last reminder to a host, registrar or CDN has had no effect: "
+            "registrar, upstream (the AS abuse contact), cdn, coordinator (a flag on the case, "
+            "no mail). A party that does not exist for a case, or was the first one told, is "
+            "skipped; empty: no escalation."),
+    Setting("quiet_days", "NTTD_QUIET_DAYS", "", _quiet_days,
+            "Comma list of weekdays (mon ... sun) on which no reminder or escalation goes out "
+            "(UTC): one falling due then waits for 00:00 UTC of the next other day. First "
+            "notices are never delayed."),
+    Setting("holidays", "NTTD_HOLIDAYS", "", _holidays,
+            "Comma list of ISO dates (YYYY-MM-DD) treated like NTTD_QUIET_DAYS."),
     Setting("check_timeout", "NTTD_CHECK_TIMEOUT", "15s", _positive_duration,
             "Time limit of one availability request (connect, status line and headers)."),
     Setting("rdap_cache_ttl", "NTTD_RDAP_CACHE_TTL", "1d", _positive_duration,
@@ -333,6 +398,9 @@ class Settings:
     notice_signature_es: str | None = None
     reminder_schedule: tuple[timedelta, ...] = (
         timedelta(hours=24), timedelta(hours=48), timedelta(hours=72))
+    escalation_ladder: tuple[str, ...] = LADDER_PARTIES
+    quiet_days: tuple[int, ...] = ()
+    holidays: tuple[date, ...] = ()
     check_timeout: timedelta = timedelta(seconds=15)
     rdap_cache_ttl: timedelta = timedelta(days=1)
     whois_fallback: bool = True

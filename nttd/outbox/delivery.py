@@ -136,8 +136,8 @@ async def _prepare(svc: Services, notice_id: int) -> tuple[RenderedNotice, str |
             record_event(session, case.id, "notice_deferred_hold", actor=SYSTEM, now=now,
                          notice_id=notice.id)
         active = [c for c in cases if c.status != CaseStatus.HOLD]
-        if notice.step == "reminder":
-            # A reminder lists only what is still online when it goes out.
+        if notice.step in ("reminder", "escalation"):
+            # A reminder (an escalation) lists only what is still online when it goes out.
             for case in [c for c in cases if c.status not in REROUTABLE]:
                 await session.execute(delete(NoticeCase).where(
                     NoticeCase.notice_id == notice.id, NoticeCase.case_id == case.id))
@@ -213,10 +213,12 @@ async def _deliver_one(svc: Services, notice_id: int) -> None:
         notice.next_reminder_at = first_reminder_at(notice, sent_at, svc)
         case_ids = list(await session.scalars(
             select(NoticeCase.case_id).where(NoticeCase.notice_id == notice_id)))
-        event = "notice_sent" if notice.step == "notice" else "reminder_sent"
+        event = f"{notice.step}_sent"  # notice_sent, reminder_sent, escalation_sent
+        chase_step = notice.chase_step or notice.step
         for case in await session.scalars(select(Case).where(Case.id.in_(case_ids))):
             if case.first_notice_at is None or case.first_notice_at > sent_at:
                 case.first_notice_at = sent_at
+            case.chase_step = chase_step  # the last letter of the chase listing it
             record_event(session, case.id, event, actor=SYSTEM, now=sent_at,
                          notice_id=notice_id, recipient_kind=notice.recipient_kind,
                          channel=notice.channel, address=notice.address)

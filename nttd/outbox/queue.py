@@ -1,15 +1,18 @@
 """Queueing notices: a case joins a gathering notice per recipient.
 
 Cases for one recipient are gathered for `NTTD_NOTICE_BATCH_WINDOW` into one
-notice; a notice already attempted or past its window is never added to.
+notice; a notice already attempted or past its window is never added to. On
+PostgreSQL a transaction-scoped advisory lock per recipient makes the look-up and the
+opening of a gathering notice one step, so concurrent workers open one notice, not two.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nttd.models import Case, Notice, NoticeCase
@@ -24,8 +27,10 @@ async def queue_notices(
     """Attach `case` to a gathering notice per recipient (or open one)."""
     ids = []
     for r in recipients:
+        await _lock_recipient(session, r)
         notice = await session.scalar(
             select(Notice).where(
+                Notice.step == "notice",
                 Notice.status == NoticeStatus.QUEUED,
                 Notice.attempts == 0,
                 Notice.channel == r.channel,
@@ -39,7 +44,7 @@ async def queue_notices(
                 recipient_kind=r.kind, channel=r.channel, address=r.address,
                 recipient_name=r.name, hotline_id=r.hotline_id, language=r.language,
                 status=NoticeStatus.QUEUED.value, attempts=0, next_attempt_at=now + batch_window,
-                created_at=now,
+                created_at=now, step="notice", chase_step="notice",
             )
             session.add(notice)
             await session.flush()
@@ -51,6 +56,19 @@ async def queue_notices(
     return ids
 
 
+def recipient_lock_key(r: Recipient) -> int:
+    """A signed 64-bit key for PostgreSQL's advisory locks, from (kind, channel, address)."""
+    digest = hashlib.blake2b(f"nttd-gather|{r.kind}|{r.channel}|{r.address}".encode(),
+                             digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+async def _lock_recipient(session: AsyncSession, r: Recipient) -> None:
+    """On PostgreSQL, serialise the gathering for one recipient until the transaction
+    ends: two workers routing cases for the same recipient at the same moment would
+    otherwise both find no gathering notice and open one each. (SQLite has one writer.)"""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(select(func.pg_advisory_xact_lock(recipient_lock_key(r))))
 
 
 async def withdraw_queued(session: AsyncSession, case: Case) -> None:

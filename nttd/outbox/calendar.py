@@ -1,0 +1,34 @@
+"""Quiet days: reminders and escalations wait for a working day.
+
+`NTTD_QUIET_DAYS` names weekdays (`sat,sun`) and `NTTD_HOLIDAYS` lists ISO dates on
+which no reminder or escalation goes out; one that falls due on such a day (in UTC)
+is moved to the start (00:00 UTC) of the next day that is neither. First notices are
+never delayed: removal must start at once. A pure function, no clock of its own
+(the settings parse the two lists: `nttd.settings`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import UTC, date, datetime, time, timedelta
+
+__all__ = ["next_working_time"]
+
+_MAX_SHIFT_DAYS = 366 * 2
+
+
+def next_working_time(when: datetime, quiet_days: Collection[int],
+                      holidays: Collection[date]) -> datetime:
+    """`when` itself if its day (UTC) is neither a quiet weekday nor a holiday, else
+    00:00 UTC of the next day that is neither."""
+    moment = when.astimezone(UTC)
+    day = moment.date()
+    shifted = False
+    for _ in range(_MAX_SHIFT_DAYS):
+        if day.weekday() not in quiet_days and day not in holidays:
+            break
+        day += timedelta(days=1)
+        shifted = True
+    else:  # a holiday list covering years on end: do not wait for ever
+        return when
+    return datetime.combine(day, time(0), tzinfo=UTC) if shifted else when
