@@ -15,13 +15,14 @@ template context, so no template can print a live link by mistake. Templates get
     recipient  {"name", "email", "country"}
     reply_url  our own link where the recipient answers, or None
     sent_at    ISO 8601, UTC
-    step       "notice" (the first letter) or "reminder" (a letter chasing it)
+    step       "notice" (the first letter), "reminder" (a letter chasing it) or
+               "escalation" (to the next party on the ladder, once reminders failed)
     respond_by ISO 8601, UTC: by when the recipient is asked to act (default sent_at + 24h)
     legal_basis the legal-basis paragraph in the letter's language (notices.texts)
     signature  the closing above the sender's name, in the letter's language
 
-One template pair per kind and language serves both steps: a letter branches on
-`step` where the reminder words differ, so hotline staff edit whole letters.
+One template pair per kind and language serves every step: a letter branches on
+`step` where the reminder's or escalation's words differ, so hotline staff edit whole letters.
 
 Undefined names fail loudly (StrictUndefined). The subject is made one line.
 
@@ -57,7 +58,7 @@ from notices.texts import LetterTexts
 
 PAYLOAD_FORMAT = "nttd-notice/1"
 FALLBACK_LANGUAGE = "en"
-STEPS = ("notice", "reminder")
+STEPS = ("notice", "reminder", "escalation")
 DEFAULT_RESPONSE_TIME = timedelta(hours=24)
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 

@@ -110,11 +110,22 @@ def test_every_kind_language_and_step_renders(
 
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("language", LANGUAGES)
-def test_reminder_is_worded_differently(kind: str, language: str) -> None:
-    first, reminder = _render(kind, language, "notice"), _render(kind, language, "reminder")
-    assert first.subject != reminder.subject
-    assert first.subject in reminder.subject  # the same letter, marked as a reminder
-    assert _sentences(reminder.body) - _sentences(first.body)
+@pytest.mark.parametrize("step", ["reminder", "escalation"])
+def test_reminder_and_escalation_are_worded_differently(
+    kind: str, language: str, step: str
+) -> None:
+    first, later = _render(kind, language, "notice"), _render(kind, language, step)
+    assert first.subject != later.subject
+    assert first.subject in later.subject  # the same letter, marked as a reminder/escalation
+    assert _sentences(later.body) - _sentences(first.body)
+    if step == "escalation":  # nor is an escalation worded like a reminder
+        reminder = _render(kind, language, "reminder")
+        assert reminder.subject != later.subject
+        assert _sentences(later.body) - _sentences(reminder.body)
+
+
+def test_steps_include_escalation() -> None:
+    assert set(STEPS) == {"notice", "reminder", "escalation"}
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -152,7 +163,7 @@ def test_settings_texts_replace_the_defaults() -> None:
 
 def test_unknown_step_is_refused() -> None:
     with pytest.raises(ValueError, match="step"):
-        _render("host", "en", "escalation")
+        _render("host", "en", "final-warning")
 
 
 def test_a_missing_letter_falls_back_to_english(tmp_path: Path) -> None:
