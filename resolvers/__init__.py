@@ -8,7 +8,8 @@ fact, each exporting a function and a frozen result dataclass:
     domain    registered_domain                    (bundled Public Suffix List)
     dns       make_resolver, resolve_addresses -> DnsAnswer
     asn       lookup_asn -> AsnInfo                (Team Cymru over DNS)
-    rdap      Bootstrap, rdap_ip -> IpRdap, rdap_domain -> Registrar
+    rdap      Bootstrap, rdap_ip -> IpRdap, rdap_domain -> Registrar,
+              rdap_autnum -> Autnum                (the abuse contact of an AS)
     cdn       detect_cdn -> Cdn                    (bundled CDN list)
     cache     FactCache, MemoryFactCache, Inflight (shared facts, coalescing)
     facts     cached_* lookups through a context's cache
@@ -27,7 +28,7 @@ from resolvers.cdn import Cdn, detect_cdn
 from resolvers.dns import DnsAnswer, make_resolver, resolve_addresses
 from resolvers.domain import registered_domain
 from resolvers.errors import BootstrapError, InvalidURL, ResolverError
-from resolvers.rdap import Bootstrap, IpRdap, Registrar, rdap_domain, rdap_ip
+from resolvers.rdap import Autnum, Bootstrap, IpRdap, Registrar, rdap_autnum, rdap_domain, rdap_ip
 from resolvers.rdap_client import RdapClient, RdapLimits
 from resolvers.resolve import (
     AddressFacts,
@@ -43,6 +44,7 @@ from resolvers.urls import CanonicalURL, canonicalize_url
 __all__ = [
     "AddressFacts",
     "AsnInfo",
+    "Autnum",
     "Bootstrap",
     "BootstrapError",
     "CanonicalURL",
@@ -68,6 +70,7 @@ __all__ = [
     "make_resolver",
     "non_public_reason",
     "private_reason",
+    "rdap_autnum",
     "rdap_domain",
     "rdap_ip",
     "registered_domain",

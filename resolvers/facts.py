@@ -8,7 +8,8 @@ Every function returns ``(result, at)``: ``at`` is when the fact was looked up
 * Team Cymru origins by announced prefix (an address inside a cached prefix
   reuses it; an unannounced address by itself), AS names by AS number;
 * RDAP IP answers by the network's start..end range (an address inside reuses
-  it), RDAP domain answers by registered domain; "not found" for
+  it), RDAP domain answers by registered domain, RDAP autnum answers (the abuse
+  contact of an AS) by AS number; "not found" for
   ``negative_ttl``, could-not-find-out never;
 * port-43 WHOIS answers (``cached_registrar``, for a TLD with no RDAP service in
   the bootstrap, when ``ctx.whois`` is set) under their own kind, same TTLs.
@@ -32,14 +33,14 @@ from resolvers.asn import AsnInfo, lookup_as_name, lookup_origin
 from resolvers.cache import networks_of_range
 from resolvers.context import ResolverContext
 from resolvers.dns import DnsAnswer, TypeAnswer, combine, normalise_host, precheck, query_type
-from resolvers.rdap import IpRdap, Registrar, rdap_domain, rdap_ip
+from resolvers.rdap import Autnum, IpRdap, Registrar, rdap_autnum, rdap_domain, rdap_ip
 from resolvers.whois import whois_domain
 
-__all__ = ["cached_addresses", "cached_asn", "cached_rdap_domain", "cached_rdap_ip",
-           "cached_registrar"]
+__all__ = ["cached_addresses", "cached_asn", "cached_rdap_autnum", "cached_rdap_domain",
+           "cached_rdap_ip", "cached_registrar"]
 
 T = TypeVar("T")
-_Dataclass = TypeVar("_Dataclass", TypeAnswer, AsnInfo, IpRdap, Registrar)
+_Dataclass = TypeVar("_Dataclass", TypeAnswer, AsnInfo, IpRdap, Registrar, Autnum)
 
 
 def _encode(value: Any) -> dict[str, Any]:
@@ -199,7 +200,18 @@ async def cached_rdap_domain(domain: str, ctx: ResolverContext) -> tuple[Registr
     return await _memo(ctx, "rdap-domain", domain.lower(), compute, _decoder(Registrar))
 
 
-def _registrar_ttl(result: Registrar, ctx: ResolverContext) -> float:
+async def cached_rdap_autnum(asn: int, ctx: ResolverContext) -> tuple[Autnum, datetime]:
+    """The abuse contact of AS ``asn``: one query per AS number (then the cache)."""
+
+    async def compute() -> tuple[Autnum, float]:
+        result = await rdap_autnum(asn, ctx.http, ctx.bootstrap, client=ctx.rdap)
+        if not result.found:
+            return result, ctx.rdap_limits.negative_ttl
+        return result, _registrar_ttl(result, ctx)
+    return await _memo(ctx, "rdap-autnum", str(int(asn)), compute, _decoder(Autnum))
+
+
+def _registrar_ttl(result: Registrar | Autnum, ctx: ResolverContext) -> float:
     """Found: the RDAP cache time; not found: the negative one; could not find out: 0."""
     if result.error is None:
         return ctx.rdap_limits.ttl

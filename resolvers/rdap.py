@@ -1,4 +1,5 @@
-"""RDAP: who holds an IP network and its abuse contact; who registered a domain.
+"""RDAP: who holds an IP network and its abuse contact; who registered a domain; the
+abuse contact of an autonomous system (``/autnum/<asn>``: the upstream of a host).
 
 The server to ask comes from the IANA bootstrap (``resolvers.bootstrap``);
 requests go through an ``RdapClient`` (``resolvers.rdap_client``: per-server
@@ -34,10 +35,11 @@ from urllib.parse import quote
 import aiohttp
 
 from resolvers.bootstrap import Bootstrap
-from resolvers.errors import LookupFailed, LookupUnavailable
+from resolvers.errors import LookupFailed, LookupUnavailable, RecordNotFound
 from resolvers.rdap_client import MAX_BODY, RdapClient
 
-__all__ = ["MAX_BODY", "Bootstrap", "IpRdap", "Registrar", "rdap_domain", "rdap_ip"]
+__all__ = ["MAX_BODY", "Autnum", "Bootstrap", "IpRdap", "Registrar", "rdap_autnum", "rdap_domain",
+           "rdap_ip"]
 
 _MAX_FOLLOW = 2
 
@@ -288,3 +290,40 @@ async def rdap_domain(domain: str, session: aiohttp.ClientSession, bootstrap: Bo
             if _emails(r_abuse):
                 emails, phone = _emails(r_abuse), _phone(r_abuse) or phone
     return Registrar(name, iana_id, emails, phone, rdap_url, error=None)
+
+
+@dataclass(frozen=True)
+class Autnum:
+    """An autonomous system and its abuse contact, from the RIR's RDAP (``/autnum/<asn>``)."""
+
+    asn: int
+    handle: str | None
+    name: str | None
+    abuse_emails: tuple[str, ...]
+    error: str | None
+    retryable: bool = False  # True when `error` is could-not-find-out
+    found: bool = True  # False: no such record, or no server for it (a fact, not an error)
+
+
+async def rdap_autnum(asn: int, session: aiohttp.ClientSession, bootstrap: Bootstrap, *,
+                      client: RdapClient | None = None) -> Autnum:
+    """The abuse contact of AS ``asn`` (the server from the bootstrap's asn.json, the
+    abuse entity found as for an IP network); never raises. No server for the AS number
+    (a private one) or no record is a fact (``found=False``, no error): the AS has no
+    contact to give. Any other failure sets ``error``."""
+    rdap = client or RdapClient(session)
+    servers = bootstrap.asn_servers(asn)
+    if not servers:
+        return Autnum(asn, None, None, (), error=None, found=False)
+    try:
+        data, url = await _ask(servers, f"autnum/{int(asn)}", rdap)
+    except RecordNotFound:
+        return Autnum(asn, None, None, (), error=None, found=False)
+    except LookupFailed as exc:
+        return Autnum(asn, None, None, (), error=f"rdap autnum AS{asn}: {exc}",
+                      retryable=exc.retryable)
+    abuse = [e for e in _entities(data) if _has_role(e, "abuse")]
+    emails = (_emails(abuse) or await _followed_abuse(data, url, rdap)
+              or _remark_abuse(data))
+    return Autnum(asn, handle=_text(data.get("handle")), name=_text(data.get("name")),
+                  abuse_emails=emails, error=None)

@@ -6,7 +6,8 @@ cname_chain, ips, hosting, cdn, registrar, errors``) and, added later and never
 renamed, ``addresses`` (facts per address), ``spans_networks``,
 ``spans_countries``, ``provenance`` (``{fact: {"source", "at", "detail"?}}``,
 source one of dns, cymru, rdap, whois, geoip, cdn-data, manual) and, under
-``hosting``, ``geoip_country`` and ``geoip_disagrees`` (GeoIP is optional).
+``hosting``, ``geoip_country`` and ``geoip_disagrees`` (GeoIP is optional) and
+``as_abuse_emails`` (the abuse contact of the AS, from RDAP autnum).
 ``from_json`` rebuilds exactly what ``to_json`` wrote, and reads older JSON
 without the added keys. Pure data: nothing here fails but a malformed dict.
 """
@@ -36,6 +37,8 @@ class Hosting:
     country: str | None  # the RDAP country if present, else Cymru's
     abuse_emails: tuple[str, ...]
     geoip_country: str | None = None  # where a GeoIP database (if configured) places ip
+    # The abuse contact of the AS announcing ip (RDAP autnum): the host's upstream.
+    as_abuse_emails: tuple[str, ...] = ()
 
     @property
     def geoip_disagrees(self) -> bool:
@@ -108,6 +111,7 @@ class Resolution:
                 "ip": h.ip, "asn": h.asn, "as_name": h.as_name, "prefix": h.prefix,
                 "country": h.country, "abuse_emails": list(h.abuse_emails),
                 "geoip_country": h.geoip_country, "geoip_disagrees": h.geoip_disagrees,
+                "as_abuse_emails": list(h.as_abuse_emails),
             },
             "cdn": None if c is None else {
                 "name": c.name, "abuse_emails": list(c.abuse_emails), "abuse_url": c.abuse_url,
@@ -150,6 +154,7 @@ class Resolution:
                 ip=h["ip"], asn=h.get("asn"), as_name=h.get("as_name"), prefix=h.get("prefix"),
                 country=h.get("country"), abuse_emails=tuple(h.get("abuse_emails") or ()),
                 geoip_country=h.get("geoip_country"),
+                as_abuse_emails=tuple(h.get("as_abuse_emails") or ()),
             ),
             cdn=None if c is None else Cdn(
                 name=c["name"], abuse_emails=tuple(c.get("abuse_emails") or ()),

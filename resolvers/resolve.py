@@ -2,7 +2,9 @@
 
 canonical URL -> DNS (A/AAAA, CNAME chain) -> Team Cymru for every address (up
 to ``max_addresses``), RDAP for the hosting address (first IPv4, else first
-IPv6) once its prefix is known, and concurrently the registrar of the
+IPv6) once its prefix is known and, beside it, RDAP autnum for the abuse contact of
+its AS (``hosting.as_abuse_emails``: the upstream; a failure there is an ``errors``
+entry and leaves it empty, never a reason to resolve again), and concurrently the registrar of the
 registrable domain by RDAP (port-43 WHOIS where the TLD has no RDAP service)
 -> CDN detection (CNAME, then IP range, then AS).
 Every lookup goes through the context's cache and is coalesced
@@ -33,8 +35,14 @@ from resolvers.cdn import cdn_data_version, detect_cdn
 from resolvers.context import ResolverContext
 from resolvers.dns import DnsAnswer
 from resolvers.domain import registered_domain
-from resolvers.facts import cached_addresses, cached_asn, cached_rdap_ip, cached_registrar
-from resolvers.rdap import IpRdap, Registrar
+from resolvers.facts import (
+    cached_addresses,
+    cached_asn,
+    cached_rdap_autnum,
+    cached_rdap_ip,
+    cached_registrar,
+)
+from resolvers.rdap import Autnum, IpRdap, Registrar
 from resolvers.resolution import AddressFacts, Hosting, Provenance, Resolution
 from resolvers.urls import InvalidURL, canonicalize_url
 
@@ -46,15 +54,21 @@ __all__ = ["AddressFacts", "Hosting", "Provenance", "Resolution", "ResolverConte
 private_reason = non_public_reason
 
 
-_Primary = tuple[AsnInfo, datetime, IpRdap, datetime]
+_Primary = tuple[AsnInfo, datetime, IpRdap, datetime, Autnum | None, datetime | None]
+
+
+async def _no_autnum() -> tuple[None, None]:
+    return None, None
 
 
 async def _primary(ip: str | None, ctx: ResolverContext) -> _Primary | None:
     if ip is None:
         return None
     asn, asn_at = await cached_asn(ip, ctx)
-    rdap, rdap_at = await cached_rdap_ip(ip, ctx, asn.prefix)
-    return asn, asn_at, rdap, rdap_at
+    autnum_job = cached_rdap_autnum(asn.asn, ctx) if asn.asn is not None else _no_autnum()
+    (rdap, rdap_at), (autnum, autnum_at) = await asyncio.gather(
+        cached_rdap_ip(ip, ctx, asn.prefix), autnum_job)
+    return asn, asn_at, rdap, rdap_at, autnum, autnum_at
 
 
 async def _no_registrar() -> tuple[Registrar, datetime, str] | tuple[None, None, None]:
@@ -113,7 +127,7 @@ async def resolve_url(url: str, ctx: ResolverContext) -> Resolution:
     hosting = None
     address_facts: list[AddressFacts] = []
     if hosting_ip is not None and primary is not None:
-        asn, asn_at, ip_rdap, rdap_at = primary
+        asn, asn_at, ip_rdap, rdap_at, autnum, autnum_at = primary
         for info in (asn, *(a for a, _ in other_asns)):
             if info.error is not None:
                 errors.append(info.error)
@@ -123,10 +137,16 @@ async def resolve_url(url: str, ctx: ResolverContext) -> Resolution:
         if ip_rdap.error is not None:
             errors.append(ip_rdap.error)
             retryable = retryable or ip_rdap.retryable
+        as_abuse: tuple[str, ...] = ()
+        if autnum is not None and autnum.error is not None:
+            errors.append(autnum.error)  # only the upstream rung misses it: not retried
+        elif autnum is not None and autnum_at is not None:
+            as_abuse = autnum.abuse_emails
         geoip_country = ctx.geoip.country(hosting_ip) if ctx.geoip is not None else None
         hosting = Hosting(ip=hosting_ip, asn=asn.asn, as_name=asn.as_name, prefix=asn.prefix,
                           country=ip_rdap.country or asn.country,
-                          abuse_emails=ip_rdap.abuse_emails, geoip_country=geoip_country)
+                          abuse_emails=ip_rdap.abuse_emails, geoip_country=geoip_country,
+                          as_abuse_emails=as_abuse)
         if ctx.geoip is not None:
             provenance.append(Provenance("hosting.geoip_country", "geoip", ctx.clock(),
                                          ctx.geoip.description))
@@ -134,6 +154,9 @@ async def resolve_url(url: str, ctx: ResolverContext) -> Resolution:
         provenance.append(Provenance("hosting.abuse_emails", "rdap", rdap_at, ip_rdap.handle))
         provenance.append(Provenance("hosting.country", "rdap" if ip_rdap.country else "cymru",
                                      rdap_at if ip_rdap.country else asn_at))
+        if autnum is not None and autnum.found and autnum.error is None and autnum_at is not None:
+            provenance.append(Provenance("hosting.as_abuse_emails", "rdap", autnum_at,
+                                         autnum.handle or f"AS{autnum.asn}"))
         provenance.append(Provenance("addresses", "cymru",
                                      min([asn_at, *(at for _, at in other_asns)])))
     if registrar is not None and registrar.error is not None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import dns.asyncresolver
@@ -147,7 +148,7 @@ async def test_cache_respects_dns_ttl_and_keeps_the_time_found_out(
 ) -> None:
     ticker = Ticker()
     cache = MemoryFactCache(clock=ticker)
-    times = iter([NOW, NOW.replace(hour=8), NOW.replace(hour=9), NOW.replace(hour=10)] * 4)
+    times = (NOW + timedelta(hours=n) for n in itertools.count())  # later at every reading
     ctx = ResolverContext(dns=resolver, http=http, bootstrap=bootstrap, allow_private=True,
                           clock=lambda: next(times), cache=cache)
     first = await resolve_url("http://h2.example.com/a", ctx)

@@ -1,18 +1,21 @@
 """A real RDAP server on loopback (aiohttp), for tests and benchmarks.
 
-It serves ``/ip/{ip}``, ``/domain/{name}`` (the registry) and
+It serves ``/ip/{ip}``, ``/domain/{name}`` (the registry),
 ``/registrar/domain/{name}`` (the registrar a registry's ``related`` link
-points at) from dicts a test fills, in the shapes real servers use:
+points at) and ``/autnum/{asn}`` (an autonomous system and its abuse contact)
+from dicts a test fills, in the shapes real servers use:
 
     async with RdapServer() as rdap:
         rdap.add_ip_network("127.0.0.0/24", "NL", "abuse@hoster.example", "HOSTER-NET")
         rdap.add_ip_network("127.0.1.0/24", "US", "abuse@isp.example", "ISP-NET", style="arin")
         rdap.add_domain("example.com", "Registrar Example", "9999", "abuse@registrar.example")
+        rdap.add_autnum(64500, "HOSTER-AS", "abuse@transit.example")
         rdap.write_bootstrap(tmp_path)      # the four IANA files pointing here
         rdap.base_url                       # "http://127.0.0.1:PORT/"
 
 ``ip_objects`` is keyed by CIDR or address (the longest matching prefix
-answers), ``domain_objects`` and ``registrar_objects`` by lower-case name.
+answers), ``domain_objects`` and ``registrar_objects`` by lower-case name,
+``autnum_objects`` by AS number.
 ``faults[path] = (status, body_bytes)`` overrides any path (500, garbage,
 oversized...), ``redirects[path] = location`` answers 302, ``delays[path] =
 seconds`` slows one down, and
@@ -61,6 +64,7 @@ class RdapServer(LoopbackServer):
         self.ip_objects: dict[str, dict[str, Any]] = {}
         self.domain_objects: dict[str, dict[str, Any]] = {}
         self.registrar_objects: dict[str, dict[str, Any]] = {}
+        self.autnum_objects: dict[int, dict[str, Any]] = {}
         self.faults: dict[str, tuple[int, bytes]] = {}
         self.delays: dict[str, float] = {}
         self.redirects: dict[str, str] = {}
@@ -109,6 +113,20 @@ class RdapServer(LoopbackServer):
         self.ip_objects[str(network)] = obj
         return obj
 
+    def add_autnum(self, asn: int, name: str, abuse_email: str) -> dict[str, Any]:
+        """An autnum answer (RIPE-like: the abuse entity at the top level)."""
+        abuse = {"objectClassName": "entity", "handle": f"ABUSE-AS{asn}", "roles": ["abuse"],
+                 "vcardArray": _vcard(f"{name} abuse desk", kind="group", email=abuse_email)}
+        obj: dict[str, Any] = {
+            "rdapConformance": ["rdap_level_0"], "objectClassName": "autnum",
+            "handle": f"AS{asn}", "startAutnum": asn, "endAutnum": asn, "name": name,
+            "entities": [{"objectClassName": "entity", "handle": f"ORG-AS{asn}",
+                          "roles": ["registrant"], "vcardArray": _vcard(f"{name} Ltd")},
+                         abuse],
+        }
+        self.autnum_objects[asn] = obj
+        return obj
+
     def add_domain(self, domain: str, registrar_name: str, iana_id: str, abuse_email: str,
                    related: bool = True) -> dict[str, Any]:
         """A registry answer for ``domain``. With ``related`` the abuse contact lives at the
@@ -145,7 +163,8 @@ class RdapServer(LoopbackServer):
         return obj
 
     def write_bootstrap(self, directory: Path, ipv4_cidrs: list[str] | None = None,
-                        ipv6: list[str] | None = None, tlds: list[str] | None = None) -> Path:
+                        ipv6: list[str] | None = None, tlds: list[str] | None = None,
+                        asns: list[str] | None = None) -> Path:
         """Write IANA-shaped dns/ipv4/ipv6/asn.json pointing at this server."""
         directory.mkdir(parents=True, exist_ok=True)
         urls = [self.base_url]
@@ -153,7 +172,7 @@ class RdapServer(LoopbackServer):
             "dns.json": tlds if tlds is not None else ["com", "net", "org", "example"],
             "ipv4.json": ipv4_cidrs if ipv4_cidrs is not None else ["127.0.0.0/8"],
             "ipv6.json": ipv6 if ipv6 is not None else ["::1/128"],
-            "asn.json": ["64496-64511", "65536-65551"],
+            "asn.json": asns if asns is not None else ["64496-64511", "65536-65551"],
         }
         for file, keys in files.items():
             doc = {"description": f"Test RDAP bootstrap ({file})",
@@ -227,6 +246,8 @@ class RdapServer(LoopbackServer):
             obj = self._find_ip(parts[1])
         elif len(parts) == 2 and parts[0] == "domain":
             obj = self.domain_objects.get(parts[1].lower())
+        elif len(parts) == 2 and parts[0] == "autnum" and parts[1].isdigit():
+            obj = self.autnum_objects.get(int(parts[1]))
         elif len(parts) == 3 and parts[:2] == ["registrar", "domain"]:
             obj = self.registrar_objects.get(parts[2].lower())
         if obj is None:
