@@ -137,11 +137,23 @@ async def create_cases(request: web.Request) -> web.Response:
         status=201)
 
 
+def _flagged_param(query: Any) -> bool | None:
+    text = str(query.get("flagged", "")).strip().lower()
+    if not text:
+        return None
+    if text in ("1", "true", "yes"):
+        return True
+    if text in ("0", "false", "no"):
+        return False
+    raise QueryError("flagged must be 1 or 0")
+
+
 async def get_cases(request: web.Request) -> web.Response:
-    principal = require(request, Role.ANALYST)
+    principal = require(request, Role.ANALYST, Role.COORDINATOR)
     svc = request.app[SERVICES]
     try:
         where = CaseFilter(
+            flagged=_flagged_param(request.query),
             status=request.query.get("status") or None,
             limit=int_param(request.query, "limit", 100, low=1, high=MAX_PAGE),
             offset=int_param(request.query, "offset", 0, low=0, high=MAX_ID))
@@ -160,7 +172,7 @@ async def _visible_case(request: web.Request, session: AsyncSession) -> Case:
 
 
 async def get_case(request: web.Request) -> web.Response:
-    require(request, Role.ANALYST, Role.PARTNER)
+    require(request, Role.ANALYST, Role.PARTNER, Role.COORDINATOR)
     svc = request.app[SERVICES]
     async with svc.read_sessions() as session:
         case = await _visible_case(request, session)

@@ -1,14 +1,15 @@
 """Reading cases for a principal: the access rules, the lists and the views.
 
 Who sees what is decided here, once, for the API and the web UI alike:
-analysts (and admins) see every case; a partner hotline sees only the cases
-routed to it, and a case it may not see looks exactly like no case at all
+analysts (and admins) see every case; a coordinator sees the cases flagged for it
+(`nttd.cases.flags`); a partner hotline sees only the cases routed to it, and a case it may not see looks exactly like no case at all
 (`CaseNotFound`). Views are JSON-ready dicts; URLs appear exactly only as JSON
 string values for machines, and defanged for people (`url_defanged`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -47,6 +48,7 @@ class CaseFilter:
     route: str | None = None           # partner | direct | none (not routed yet)
     classification: str | None = None  # exact
     host: str | None = None            # a part of the host name (case-insensitive)
+    flagged: bool | None = None        # True: flagged for the coordinator; False: not
 
     def __post_init__(self) -> None:
         if self.status is not None and self.status not in set(CaseStatus):
@@ -69,6 +71,8 @@ def may_see(principal: Principal, case: Case) -> bool:
     """The access rule for one case."""
     if principal.can(Role.ANALYST):
         return True
+    if principal.role is Role.COORDINATOR:
+        return case.flagged_at is not None  # a coordinator sees what is flagged to it
     return (principal.role is Role.PARTNER and case.route_kind == "partner"
             and case.route_hotline_id is not None
             and case.route_hotline_id == principal.hotline_id)
@@ -84,8 +88,11 @@ async def visible_case(session: AsyncSession, principal: Principal, case_id: int
 
 async def list_cases(session: AsyncSession, principal: Principal,
                      where: CaseFilter) -> dict[str, Any]:
-    """A page of the cases `principal` may list (analysts), newest first."""
-    if not principal.can(Role.ANALYST):
+    """A page of the cases `principal` may list (analysts; a coordinator: the flagged
+    ones), newest first."""
+    if principal.role is Role.COORDINATOR:
+        where = dataclasses.replace(where, flagged=True)
+    elif not principal.can(Role.ANALYST):
         raise CaseNotFound("no such list")
     query = _filtered(select(Case).order_by(Case.id.desc()), where)
     # Counted without the ORDER BY and the row: on 100,000 cases this is the
@@ -113,6 +120,9 @@ def _filtered(query: Select[_T], where: CaseFilter) -> Select[_T]:
             select(Hotline.id).where(Hotline.code == where.partner)))
     if where.classification is not None:
         query = query.where(Case.classification == where.classification)
+    if where.flagged is not None:
+        query = query.where(Case.flagged_at.is_not(None) if where.flagged
+                            else Case.flagged_at.is_(None))
     if where.host:
         # Host names are stored lower-case (canonical form); the pattern's own
         # wildcards are escaped, so "_" and "%" match themselves.
@@ -128,7 +138,14 @@ async def partner_inbox(session: AsyncSession, principal: Principal) -> list[dic
     cases = await session.scalars(
         select(Case).where(Case.route_hotline_id == principal.hotline_id,
                            Case.route_kind == "partner").order_by(Case.id))
-    return [case_summary(c) for c in cases]
+    return [_without_flag(case_summary(c)) for c in cases]
+
+
+def _without_flag(data: dict[str, Any]) -> dict[str, Any]:
+    """A partner does not see the coordinator's flag (nor why it was raised)."""
+    for key in ("flagged", "flag_reason", "flagged_at"):
+        data.pop(key, None)
+    return data
 
 
 def iso(value: datetime | None) -> str | None:
@@ -152,6 +169,9 @@ def case_summary(case: Case) -> dict[str, Any]:
         "confirmed_at": iso(case.confirmed_at),
         "created_at": iso(case.created_at),
         "removed_at": iso(case.removed_at),
+        "flagged": case.flagged_at is not None,
+        "flag_reason": case.flag_reason,
+        "flagged_at": iso(case.flagged_at),
     }
 
 
@@ -160,15 +180,16 @@ async def case_detail(
 ) -> dict[str, Any]:
     """Everything about a case that `principal` may see.
 
-    Analysts (and admins) see it all. A partner hotline sees what it needs to act:
+    Analysts (and admins) see it all, and so does a coordinator on a case flagged to
+    it (`may_see`). A partner hotline sees what it needs to act:
     the URL, the hosting facts (without who corrected them), the checks and the
     clocks, its own events in full, and of the rest only the milestones (received,
     status changes, reappearance, moves) without their details: never another
     partner's identity, contact or notes, nor the analysts' notes, notices or errors.
     """
-    if principal.can(Role.ANALYST):
+    if principal.can(Role.ANALYST, Role.COORDINATOR):
         return await _full_detail(session, case, now=now)
-    data = await _full_detail(session, case, now=now, with_notices=False)
+    data = _without_flag(await _full_detail(session, case, now=now, with_notices=False))
     data.pop("last_error", None)
     data["facts"] = _facts_for_partner(case.facts)
     own_actors = {f"user:{name}" for name in await session.scalars(
@@ -266,9 +287,11 @@ async def _full_detail(
 async def notice_texts(session: AsyncSession, principal: Principal,
                        case: Case) -> dict[int, dict[str, str | None]]:
     """The subject and body of every notice covering `case`, as sent (analysts
-    only: a partner never sees the notices). The letters carry URLs defanged
-    already; any exact copy of the case's URL is defanged here too."""
-    if not principal.can(Role.ANALYST):
+    only, and a coordinator on a case flagged to it: a partner never sees the notices).
+    The letters carry URLs defanged already; any exact copy of the case's URL is
+    defanged here too."""
+    if not (principal.can(Role.ANALYST) or may_see(principal, case)) or (
+            principal.role is Role.PARTNER):
         return {}
     exact = sorted({case.url, case.canonical_url}, key=len, reverse=True)
 

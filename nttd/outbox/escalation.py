@@ -19,7 +19,8 @@ not reminded: the next rung is the reminder that matters). On each rung:
 A rung that has nobody for any of the cases still online, or whose party is the one
 the first notice went to, is skipped at once (the next rung is tried in the same
 round). Cases are grouped per recipient: one escalation notice per address, listing
-only its cases still online (`step = "escalation"`, `reminder_of` = the first notice,
+only its cases still online (escalations on the same rung to the same address gather
+for NTTD_NOTICE_BATCH_WINDOW, across chases) (`step = "escalation"`, `reminder_of` = the first notice,
 `chase_step = "escalation-<party>"`), with an `escalation_queued` event on each case
 (`escalation_sent` when delivered). A held or removed case is no longer online and
 drops out, as with reminders.
@@ -31,10 +32,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nttd.cases import CaseFacts, flag_case, record_event
 from nttd.models import Case, Notice, NoticeCase
+from nttd.outbox.queue import lock_recipient
+from nttd.outbox.recipient import Recipient
 from nttd.outbox.status import NoticeStatus
 from nttd.settings import Settings
 
@@ -98,7 +102,7 @@ async def escalate(session: AsyncSession, settings: Settings, first: Notice,
             groups = recipients_on_rung(party, first, online)
             if not groups:
                 continue
-            await _queue(session, first, party, groups, now)
+            await _queue(session, settings, first, party, groups, now)
         first.ladder_rung = rung
         first.next_reminder_at = at(now + gap) if rung < len(ladder) else None
         return
@@ -106,20 +110,35 @@ async def escalate(session: AsyncSession, settings: Settings, first: Notice,
     first.next_reminder_at = None  # the ladder has nobody left
 
 
-async def _queue(session: AsyncSession, first: Notice, party: str,
+async def _queue(session: AsyncSession, settings: Settings, first: Notice, party: str,
                  groups: dict[_To, list[Case]], now: datetime) -> None:
+    """One escalation notice per recipient. Escalations to the same recipient on the same
+    rung gather for NTTD_NOTICE_BATCH_WINDOW, as first notices do: chases that reach a
+    registrar at the same time (several hosts' cases under its domains) make one letter."""
     for to, cases in groups.items():
-        notice = Notice(
-            recipient_kind=to.kind, channel="email", address=to.address,
-            recipient_name=to.name, hotline_id=None, language=first.language,
-            status=NoticeStatus.QUEUED.value, attempts=0, next_attempt_at=now,
-            created_at=now, step="escalation", reminder_of=first.id,
-            chase_step=f"escalation-{party}",
-        )
-        session.add(notice)
-        await session.flush()
+        await lock_recipient(session, Recipient(to.kind, "email", to.address, to.name))
+        notice = await session.scalar(
+            select(Notice).where(
+                Notice.step == "escalation", Notice.chase_step == f"escalation-{party}",
+                Notice.status == NoticeStatus.QUEUED, Notice.attempts == 0,
+                Notice.channel == "email", Notice.address == to.address,
+                Notice.recipient_kind == to.kind, Notice.next_attempt_at >= now,
+            ).order_by(Notice.id).limit(1))
+        if notice is None:
+            notice = Notice(
+                recipient_kind=to.kind, channel="email", address=to.address,
+                recipient_name=to.name, hotline_id=None, language=first.language,
+                status=NoticeStatus.QUEUED.value, attempts=0,
+                next_attempt_at=now + settings.notice_batch_window, created_at=now,
+                step="escalation", reminder_of=first.id, chase_step=f"escalation-{party}",
+            )
+            session.add(notice)
+            await session.flush()
         for case in cases:
+            if await session.get(NoticeCase, (notice.id, case.id)) is not None:
+                continue  # already on it (the case is chased by two first notices)
             session.add(NoticeCase(notice_id=notice.id, case_id=case.id))
             record_event(session, case.id, "escalation_queued", actor=SYSTEM, now=now,
                          notice_id=notice.id, escalation_of=first.id, party=party,
                          recipient_kind=to.kind, address=to.address)
+        await session.flush()

@@ -27,7 +27,7 @@ async def queue_notices(
     """Attach `case` to a gathering notice per recipient (or open one)."""
     ids = []
     for r in recipients:
-        await _lock_recipient(session, r)
+        await lock_recipient(session, r)
         notice = await session.scalar(
             select(Notice).where(
                 Notice.step == "notice",
@@ -63,7 +63,7 @@ def recipient_lock_key(r: Recipient) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
-async def _lock_recipient(session: AsyncSession, r: Recipient) -> None:
+async def lock_recipient(session: AsyncSession, r: Recipient) -> None:
     """On PostgreSQL, serialise the gathering for one recipient until the transaction
     ends: two workers routing cases for the same recipient at the same moment would
     otherwise both find no gathering notice and open one each. (SQLite has one writer.)"""

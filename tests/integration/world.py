@@ -11,7 +11,8 @@ Cymru answers:
     cdn       127.0.5.1    127.0.5.0/24     US       behind Cloudflare (CNAME): notice to the CDN
 
 Names are `<site>-files.example.com` (the CDN one is `www.example.net`, a CNAME
-to `www.example.net.cdn.cloudflare.net`).
+to `www.example.net.cdn.cloudflare.net`). Each network's AS has an RDAP autnum
+answer whose abuse contact is `abuse@<site>-transit.example` (the upstream).
 """
 
 from __future__ import annotations
@@ -82,6 +83,11 @@ SITES = {
     "cdn": Site("cdn", "127.0.5.1", "127.0.5.0/24", "US", 13335, "CLOUDFLARENET",
                 "abuse@cloudflare.example", "www.example.net"),
 }
+
+
+def transit_abuse(site: Site) -> str:
+    """The abuse address of the AS announcing a site's network (its upstream)."""
+    return f"abuse@{site.name}-transit.example"
 
 
 def partner_file(webhook_url: str) -> str:
@@ -256,6 +262,9 @@ async def running_world(database_url: str, tmp_path: Path, *, wall_clock: bool =
             rdap.add_ip_network(site.network, site.country, site.abuse, site.as_name,
                                 style="arin" if site.country == "US" else "ripe")
             add_cymru(zone, site.ip, site.asn, site.network, site.country, site.as_name)
+            # The upstream of each network (RDAP autnum); AS13335 is not in the test
+            # bootstrap's asn.json: no upstream contact for the CDN's edge.
+            rdap.add_autnum(site.asn, site.as_name, transit_abuse(site))
             if site.name == "cdn":
                 zone.add(site.hostname, "CNAME", "www.example.net.cdn.cloudflare.net")
                 zone.add("www.example.net.cdn.cloudflare.net", "A", site.ip)
