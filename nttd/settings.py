@@ -172,27 +172,27 @@ def _database_url(text: str) -> str:
     return text
 
 
-_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _FULL_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
                "sunday")
 
 
-def _quiet_days(text: str) -> tuple[int, ...]:
-    """`sat,sun` (or `saturday,sunday`) -> (5, 6) (Monday is 0). Empty: none."""
+def _quiet_days(text: str) -> tuple[str, ...]:
+    """`sat,sun` (or `Saturday, sunday`) -> ("sat", "sun"), in week order. Empty: none."""
     days: set[int] = set()
     for part in text.split(","):
         name = part.strip().lower()
         if not name:
             continue
-        if name in _WEEKDAYS:
-            days.add(_WEEKDAYS.index(name))
+        if name in WEEKDAYS:
+            days.add(WEEKDAYS.index(name))
         elif name in _FULL_NAMES:
             days.add(_FULL_NAMES.index(name))
         else:
             raise ValueError(f"{part.strip()!r} is not a weekday (mon, tue, ... sun)")
-    if len(days) == len(_WEEKDAYS):
+    if len(days) == len(WEEKDAYS):
         raise ValueError("every day of the week cannot be quiet")
-    return tuple(sorted(days))
+    return tuple(WEEKDAYS[day] for day in sorted(days))
 
 
 def _holidays(text: str) -> tuple[date, ...]:
@@ -399,7 +399,7 @@ class Settings:
     reminder_schedule: tuple[timedelta, ...] = (
         timedelta(hours=24), timedelta(hours=48), timedelta(hours=72))
     escalation_ladder: tuple[str, ...] = LADDER_PARTIES
-    quiet_days: tuple[int, ...] = ()
+    quiet_days: tuple[str, ...] = ()  # mon ... sun
     holidays: tuple[date, ...] = ()
     check_timeout: timedelta = timedelta(seconds=15)
     rdap_cache_ttl: timedelta = timedelta(days=1)

@@ -26,8 +26,9 @@ async def queue_notices(
 ) -> list[int]:
     """Attach `case` to a gathering notice per recipient (or open one)."""
     ids = []
+    for key in sorted({recipient_lock_key(r) for r in recipients}):  # in one order: no deadlock
+        await _advisory_lock(session, key)
     for r in recipients:
-        await lock_recipient(session, r)
         notice = await session.scalar(
             select(Notice).where(
                 Notice.step == "notice",
@@ -67,8 +68,12 @@ async def lock_recipient(session: AsyncSession, r: Recipient) -> None:
     """On PostgreSQL, serialise the gathering for one recipient until the transaction
     ends: two workers routing cases for the same recipient at the same moment would
     otherwise both find no gathering notice and open one each. (SQLite has one writer.)"""
+    await _advisory_lock(session, recipient_lock_key(r))
+
+
+async def _advisory_lock(session: AsyncSession, key: int) -> None:
     if session.get_bind().dialect.name == "postgresql":
-        await session.execute(select(func.pg_advisory_xact_lock(recipient_lock_key(r))))
+        await session.execute(select(func.pg_advisory_xact_lock(key)))
 
 
 async def withdraw_queued(session: AsyncSession, case: Case) -> None:

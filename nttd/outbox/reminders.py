@@ -32,7 +32,7 @@ from nttd.outbox.calendar import next_working_time
 from nttd.outbox.escalation import escalate
 from nttd.outbox.status import NoticeStatus
 from nttd.services import Services
-from nttd.settings import Settings
+from nttd.settings import WEEKDAYS, Settings
 
 SYSTEM = "system:outbox"
 CHASED_KINDS = frozenset({"host", "registrar", "cdn"})
@@ -48,7 +48,8 @@ def last_gap(schedule: Sequence[timedelta]) -> timedelta:
 
 def working_time(when: datetime, settings: Settings) -> datetime:
     """`when`, or the start of the next working day if it falls on a quiet day."""
-    return next_working_time(when, settings.quiet_days, settings.holidays)
+    quiet = [WEEKDAYS.index(day) for day in settings.quiet_days]
+    return next_working_time(when, quiet, settings.holidays)
 
 
 def first_reminder_at(notice: Notice, sent_at: datetime, svc: Services) -> datetime | None:
