@@ -89,7 +89,9 @@ OPENAPI: dict[str, Any] = {
             "CaseSummary": {"type": "object", "properties": {
                 "id": {"type": "integer"}, "url": {"type": "string"},
                 "url_defanged": {"type": "string"}, "status": {"type": "string"},
-                "country": {"type": "string", "nullable": True}}},
+                "country": {"type": "string", "nullable": True},
+                "flagged": {"type": "boolean"},
+                "flag_reason": {"type": "string", "nullable": True}}},
             "Estimate": {"type": "object", "nullable": True, "properties": {
                 "estimate": {"type": "number", "nullable": True},
                 "lower": {"type": "number", "nullable": True},
@@ -144,10 +146,13 @@ OPENAPI: dict[str, Any] = {
                               **_errors(*_BODY_ERRORS, "422")},
             },
             "get": {
-                "summary": "List cases (analyst)",
+                "summary": "List cases (analyst; a coordinator: the cases flagged for it)",
                 "parameters": [
                     {"name": "status", "in": "query",
                      "schema": {"type": "string", "enum": _CASE_STATUSES}},
+                    {"name": "flagged", "in": "query",
+                     "description": "1: only cases flagged for the coordinator; 0: only others",
+                     "schema": {"type": "string", "enum": ["1", "0"]}},
                     {"name": "limit", "in": "query",
                      "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
                     {"name": "offset", "in": "query",

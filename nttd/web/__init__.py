@@ -40,6 +40,7 @@ def add_web_routes(app: web.Application) -> None:
     r.add_get("/cases/{case_id}", cases.case_page)
     r.add_post("/cases/{case_id}/hold", cases.hold_case)
     r.add_post("/cases/{case_id}/release", cases.release)
+    r.add_post("/cases/{case_id}/flag/clear", cases.clear_case_flag)
     r.add_get("/inbox", partner.inbox)
     r.add_post("/inbox/report", partner.report)
     r.add_get("/stats", dashboard.stats_page)

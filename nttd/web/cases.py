@@ -1,4 +1,5 @@
-"""The analysts' case list and every role's case page, with hold and release."""
+"""The analysts' case list and every role's case page, with hold and release; the
+coordinator's list of flagged cases and the form that clears a flag."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from nttd.cases import (
     InvalidTransition,
     QueryError,
     case_detail,
+    clear_flag,
     hold,
     list_cases,
     notice_texts,
@@ -30,7 +32,8 @@ from nttd.web.base import context, require, services
 from nttd.web.render import page
 
 PAGE_SIZE = 50
-FILTERS = ("status", "country", "partner", "route", "classification", "host")
+FILTERS = ("status", "country", "partner", "route", "classification", "host", "flagged")
+FLAG_CLEARERS = (Role.ANALYST, Role.COORDINATOR)  # and admins
 
 
 def case_id_of(request: web.Request) -> int:
@@ -40,8 +43,17 @@ def case_id_of(request: web.Request) -> int:
     return int(text)
 
 
+def _flagged(text: str) -> bool | None:
+    if text in ("", "any"):
+        return None
+    if text in ("1", "0"):
+        return text == "1"
+    raise QueryError("flagged must be 1 or 0")
+
+
 async def case_list(request: web.Request) -> web.Response:
-    principal = require(request, Role.ANALYST)
+    """Analysts list every case; a coordinator the cases flagged for it."""
+    principal = require(request, Role.ANALYST, Role.COORDINATOR)
     svc = services(request)
     chosen = {name: request.query.get(name, "").strip()[:255] for name in FILTERS}
     page_no = request.query.get("page", "1")
@@ -50,7 +62,8 @@ async def case_list(request: web.Request) -> web.Response:
     error = None
     try:
         where = CaseFilter(limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE,
-                           **{k: (v or None) for k, v in chosen.items()})
+                           flagged=_flagged(chosen["flagged"]),
+                           **{k: (v or None) for k, v in chosen.items() if k != "flagged"})
     except QueryError as exc:
         error, where = str(exc), CaseFilter(limit=PAGE_SIZE)
     async with svc.read_sessions() as session:
@@ -64,6 +77,7 @@ async def case_list(request: web.Request) -> web.Response:
 
     return page("cases.html", status=400 if error else 200, **context(
         request, cases=listed["cases"], total=total, chosen=chosen, error=error,
+        flag_choice=principal.can(Role.ANALYST),
         statuses=[s.value for s in CaseStatus], routes=ROUTES, partners=partners,
         page_no=number, pages=max(1, -(-total // PAGE_SIZE)),
         prev_link=link(number - 1) if number > 1 else None,
@@ -91,7 +105,7 @@ def _flat(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
 
 async def case_page(request: web.Request, *, status: int = 200,
                     error: str | None = None) -> web.Response:
-    principal = require(request, Role.ANALYST, Role.PARTNER)
+    principal = require(request, Role.ANALYST, Role.PARTNER, Role.COORDINATOR)
     svc = services(request)
     async with svc.read_sessions() as session:
         try:
@@ -106,7 +120,8 @@ async def case_page(request: web.Request, *, status: int = 200,
         request, case=data, facts=_flat(facts), provenance=provenance or {},
         notices=data.get("notices", []), texts=texts, error=error,
         partner_statuses=PARTNER_STATUSES,
-        is_analyst=principal.can(Role.ANALYST)))
+        is_analyst=principal.can(Role.ANALYST), is_partner=principal.role is Role.PARTNER,
+        may_clear_flag=principal.can(*FLAG_CLEARERS)))
 
 
 async def _note(request: web.Request) -> str | None:
@@ -157,3 +172,26 @@ async def hold_case(request: web.Request) -> web.StreamResponse:
 async def release(request: web.Request) -> web.StreamResponse:
     return await _act_on_case(request, _release)
 
+
+
+async def clear_case_flag(request: web.Request) -> web.StreamResponse:
+    """An analyst, coordinator or admin clears the coordinator flag, with a note: 303 to
+    the case (a coordinator, who sees only flagged cases, to the flagged list), or the
+    case page with a 409 when it is not flagged (nothing changes)."""
+    principal = require(request, *FLAG_CLEARERS)
+    svc = services(request)
+    form = await request.post()
+    note = str(form.get("note", "")).strip()[:2000] or None
+    if note is None:
+        return await case_page(request, status=400, error="a note is needed to clear a flag")
+    async with svc.sessions() as session, session.begin():
+        try:
+            case = await visible_case(session, principal, case_id_of(request))
+        except CaseNotFound:
+            raise web.HTTPNotFound() from None
+        cleared = clear_flag(session, case, actor=principal.actor, now=svc.clock(), note=note)
+    if not cleared:
+        return await case_page(request, status=409, error="this case is not flagged")
+    if principal.can(Role.ANALYST):
+        raise web.HTTPSeeOther(f"/cases/{case.id}")
+    raise web.HTTPSeeOther("/cases?flagged=1")

@@ -49,9 +49,14 @@ TABLE = [
     ("GET", "/intake", {}, ONLY_ANALYST),
     ("POST", "/intake", {"urls": "http://files.example.org/x.jpg"}, ONLY_ANALYST),
     ("POST", "/intake/csv", {}, ONLY_ANALYST),
-    ("GET", "/cases", {}, ONLY_ANALYST),
-    ("GET", "/cases/{case}", {}, NL_CASE),
-    ("GET", "/cases/999999", {}, {**NL_CASE, "nl": "404", "analyst": "404", "admin": "404"}),
+    # A coordinator lists the cases flagged for it (none here) and sees only those:
+    # this case is not flagged (tests/web/test_flags.py has a flagged one).
+    ("GET", "/cases", {}, {**ONLY_ANALYST, "coordinator": "ok"}),
+    ("GET", "/cases/{case}", {}, {**NL_CASE, "coordinator": "404"}),
+    ("GET", "/cases/999999", {}, {**NL_CASE, "nl": "404", "analyst": "404", "admin": "404",
+                                  "coordinator": "404"}),
+    ("POST", "/cases/{case}/flag/clear", {"note": "seen"},
+     {**NL_CASE, "nl": "403", "de": "403", "coordinator": "404"}),  # analyst: 409, not flagged
     ("POST", "/cases/{case}/hold", {}, {**NL_CASE, "nl": "403", "de": "403"}),
     ("POST", "/cases/{case}/release", {}, {**NL_CASE, "nl": "403", "de": "403"}),
     ("GET", "/inbox", {}, PARTNERS),
