@@ -2,9 +2,10 @@
 
 Who sees what is decided here, once, for the API and the web UI alike:
 analysts (and admins) see every case; a coordinator sees the cases flagged for it
-(`nttd.cases.flags`); a partner hotline sees only the cases routed to it, and a case it may not see looks exactly like no case at all
-(`CaseNotFound`). Views are JSON-ready dicts; URLs appear exactly only as JSON
-string values for machines, and defanged for people (`url_defanged`).
+(`nttd.cases.flags`); a partner hotline sees only the cases routed to it, and a
+case it may not see looks exactly like no case at all (`CaseNotFound`). Views are
+JSON-ready dicts; URLs appear exactly only as JSON string values for machines, and
+defanged for people (`url_defanged`).
 """
 
 from __future__ import annotations
@@ -271,7 +272,8 @@ async def _full_detail(
     })
     if with_notices:
         data["notices"] = [
-            {"id": n.id, "recipient_kind": n.recipient_kind, "channel": n.channel,
+            {"id": n.id, "recipient_kind": n.recipient_kind, "step": n.step,
+             "chase_step": n.chase_step or n.step, "channel": n.channel,
              "address": n.address, "status": n.status, "attempts": n.attempts,
              "sent_at": iso(n.sent_at), "next_attempt_at": iso(n.next_attempt_at),
              "last_error": n.last_error}

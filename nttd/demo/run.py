@@ -243,6 +243,9 @@ class Demo:
             self.rdap.add_ip_network(net.prefix, net.country, net.abuse, net.as_name,
                                      style="arin" if net.country == "US" else "ripe")
             add_cymru(self.zone, net.ip, net.asn, net.prefix, net.country, net.as_name)
+            # the upstream's abuse desk (RDAP autnum): the ladder's "upstream" rung
+            self.rdap.add_autnum(net.asn, net.as_name,
+                                 f"abuse@transit-{net.as_name.lower()}.example")
             for hostname in net.hostnames:
                 if net.cdn:
                     self.zone.add(hostname, "CNAME", hostname + CDN_SUFFIX)

@@ -19,9 +19,10 @@ not reminded: the next rung is the reminder that matters). On each rung:
 A rung that has nobody for any of the cases still online, or whose party is the one
 the first notice went to, is skipped at once (the next rung is tried in the same
 round). Cases are grouped per recipient: one escalation notice per address, listing
-only its cases still online (escalations on the same rung to the same address gather
-for NTTD_NOTICE_BATCH_WINDOW, across chases) (`step = "escalation"`, `reminder_of` = the first notice,
-`chase_step = "escalation-<party>"`), with an `escalation_queued` event on each case
+only its cases still online (`step = "escalation"`, `reminder_of` = the first notice,
+`chase_step = "escalation-<party>"`; escalations on the same rung to the same address
+gather for NTTD_NOTICE_BATCH_WINDOW, across chases), with an `escalation_queued` event
+on each case
 (`escalation_sent` when delivered). A held or removed case is no longer online and
 drops out, as with reminders.
 """
@@ -65,7 +66,8 @@ def recipients_on_rung(party: str, first: Notice, cases: Sequence[Case]) -> dict
         return groups
     for case in cases:
         facts = CaseFacts.from_json(case.facts)
-        kind, name, emails = party, party, ()
+        kind, name = party, party
+        emails: tuple[str, ...] = ()
         if party == "registrar" and facts.registrar is not None:
             name = facts.registrar.name or "registrar"
             emails = facts.registrar.abuse_emails

@@ -87,7 +87,8 @@ async def test_the_whole_ladder_over_simulated_days(database_url: str, tmp_path:
                                     json={"note": "police"})
         assert status == 200
 
-        # Thursday 10:10 (the first notice went at 10:10): the first reminder, to the host, lists A and B (not the held one).
+        # Thursday 10:10 (the first notice went at 10:10): the first reminder, to the
+        # host, lists A and B (not the held one).
         await world.advance(wednesday + timedelta(days=1, minutes=15) - world.clock())
         reminder = _mails(world, host)[1]
         assert reminder["Subject"].startswith("Reminder: ")
