@@ -38,7 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from nttd.cases import CaseFacts, flag_case, record_event
 from nttd.models import Case, Notice, NoticeCase
-from nttd.outbox.queue import lock_recipient
+from nttd.outbox.queue import lock_recipient, recipient_lock_key
 from nttd.outbox.recipient import Recipient
 from nttd.outbox.status import NoticeStatus
 from nttd.settings import Settings
@@ -117,8 +117,13 @@ async def _queue(session: AsyncSession, settings: Settings, first: Notice, party
     """One escalation notice per recipient. Escalations to the same recipient on the same
     rung gather for NTTD_NOTICE_BATCH_WINDOW, as first notices do: chases that reach a
     registrar at the same time (several hosts' cases under its domains) make one letter."""
-    for to, cases in groups.items():
-        await lock_recipient(session, Recipient(to.kind, "email", to.address, to.name))
+    def recipient(to: _To) -> Recipient:
+        return Recipient(to.kind, "email", to.address, to.name)
+
+    # Locked in one order (as queue_notices does), so two workers cannot deadlock.
+    for to in sorted(groups, key=lambda t: recipient_lock_key(recipient(t))):
+        cases = groups[to]
+        await lock_recipient(session, recipient(to))
         notice = await session.scalar(
             select(Notice).where(
                 Notice.step == "escalation", Notice.chase_step == f"escalation-{party}",
