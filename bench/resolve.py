@@ -65,6 +65,7 @@ def build_world(zone: Zone, rdap: RdapServer, hosts: int, networks: int) -> list
         add_asn = 64500 + net
         rdap.add_ip_network(prefix, "NL" if net % 2 else "DE", f"abuse@net{net}.example",
                             f"NET{net}", style="arin" if net % 3 == 0 else "ripe")
+        rdap.add_autnum(add_asn, f"AS-NET{net}", f"abuse@transit{net}.example")
         for h in range(net, hosts, networks):
             ip = f"127.{net + 1}.0.{h // networks + 1}"
             name = f"h{h}.{DOMAINS[h % len(DOMAINS)]}"
@@ -139,7 +140,7 @@ async def main(n_urls: int, n_hosts: int, n_networks: int, concurrency: int) -> 
             aiohttp.ClientSession(trust_env=False) as http:
         hosts = build_world(zone, rdap, n_hosts, n_networks)
         with tempfile.TemporaryDirectory() as tmp:
-            bootstrap = Bootstrap.load(rdap.write_bootstrap(Path(tmp)))
+            bootstrap = Bootstrap.load(rdap.write_bootstrap(Path(tmp), asns=["64496-65534"]))
         ctx = ResolverContext(dns=make_resolver([dns_server.address], timeout=2, lifetime=5),
                               http=http, bootstrap=bootstrap, allow_private=True,
                               cache=MemoryFactCache())
@@ -160,6 +161,9 @@ async def main(n_urls: int, n_hosts: int, n_networks: int, concurrency: int) -> 
               f"all names incl. Team Cymru: max {max(per_name)}, total {sum(per_name)}")
         print(f"RDAP queries per prefix: {ip_queries / n_networks:.2f} "
               f"({ip_queries} for {n_networks} prefixes)")
+        autnum_queries = sum(n for p, n in rdap.requests.items() if p.startswith("/autnum/"))
+        print(f"RDAP autnum queries per AS: {autnum_queries / n_networks:.2f} "
+              f"({autnum_queries} for {n_networks} ASes)")
         for domain in DOMAINS:
             print(f"RDAP queries for {domain}: registry {rdap.requests[f'/domain/{domain}']}, "
                   f"registrar {rdap.requests[f'/registrar/domain/{domain}']}")
