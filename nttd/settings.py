@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from notices.language import (
     DEFAULT_COUNTRY_LANGUAGES,
@@ -208,6 +209,18 @@ def _holidays(text: str) -> tuple[date, ...]:
     return tuple(sorted(set(out)))
 
 
+def _timezone(text: str) -> str:
+    """An IANA time zone name (Europe/Amsterdam); empty means UTC."""
+    name = text.strip() or "UTC"
+    if name.upper() == "UTC":
+        return "UTC"  # needs no time zone database
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{name!r} is not a known time zone (e.g. Europe/Amsterdam)") from None
+    return name
+
+
 def _ladder(text: str) -> tuple[str, ...]:
     rungs: list[str] = []
     for part in text.split(","):
@@ -304,10 +317,13 @@ SETTINGS: tuple[Setting, ...] = (
             "skipped; empty: no escalation."),
     Setting("quiet_days", "NTTD_QUIET_DAYS", "", _quiet_days,
             "Comma list of weekdays (mon ... sun) on which no reminder or escalation goes out "
-            "(UTC): one falling due then waits for 00:00 UTC of the next other day. First "
-            "notices are never delayed."),
+            "(days in NTTD_TIMEZONE): one falling due then waits for 00:00 of the next other "
+            "day. First notices are never delayed."),
     Setting("holidays", "NTTD_HOLIDAYS", "", _holidays,
             "Comma list of ISO dates (YYYY-MM-DD) treated like NTTD_QUIET_DAYS."),
+    Setting("timezone", "NTTD_TIMEZONE", "UTC", _timezone,
+            "IANA time zone (e.g. Europe/Amsterdam) in which NTTD_QUIET_DAYS and NTTD_HOLIDAYS "
+            "are days, and a delayed reminder waits for 00:00."),
     Setting("check_timeout", "NTTD_CHECK_TIMEOUT", "15s", _positive_duration,
             "Time limit of one availability request (connect, status line and headers)."),
     Setting("rdap_cache_ttl", "NTTD_RDAP_CACHE_TTL", "1d", _positive_duration,
@@ -401,6 +417,7 @@ class Settings:
     escalation_ladder: tuple[str, ...] = LADDER_PARTIES
     quiet_days: tuple[str, ...] = ()  # mon ... sun
     holidays: tuple[date, ...] = ()
+    timezone: str = "UTC"
     check_timeout: timedelta = timedelta(seconds=15)
     rdap_cache_ttl: timedelta = timedelta(days=1)
     whois_fallback: bool = True

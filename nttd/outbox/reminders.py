@@ -21,7 +21,8 @@ climbs the escalation ladder, one rung a gap apart (`nttd.outbox.escalation`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -48,8 +49,11 @@ def last_gap(schedule: Sequence[timedelta]) -> timedelta:
 
 def working_time(when: datetime, settings: Settings) -> datetime:
     """`when`, or the start of the next working day if it falls on a quiet day."""
+    if not settings.quiet_days and not settings.holidays:
+        return when
     quiet = [WEEKDAYS.index(day) for day in settings.quiet_days]
-    return next_working_time(when, quiet, settings.holidays)
+    zone = UTC if settings.timezone == "UTC" else ZoneInfo(settings.timezone)
+    return next_working_time(when, quiet, settings.holidays, zone)
 
 
 def first_reminder_at(notice: Notice, sent_at: datetime, svc: Services) -> datetime | None:

@@ -4,10 +4,12 @@ one waits for 00:00 UTC of the next working day; the settings that name them."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from nttd.outbox.calendar import next_working_time
+from nttd.outbox.reminders import working_time
 from nttd.settings import Settings, SettingsError
 
 WEEKEND = (5, 6)  # sat, sun
@@ -78,3 +80,39 @@ def test_settings_parse_and_refuse() -> None:
     ]:
         with pytest.raises(SettingsError, match=words):
             Settings.load({env: bad})
+
+
+def test_days_in_a_time_zone() -> None:
+    amsterdam = ZoneInfo("Europe/Amsterdam")  # UTC+01:00 in December
+    # Friday 23:30 UTC is Saturday 00:30 in Amsterdam: quiet there, not in UTC.
+    late_friday = datetime(2026, 12, 4, 23, 30, tzinfo=UTC)
+    assert next_working_time(late_friday, WEEKEND, ()) == late_friday
+    assert next_working_time(late_friday, WEEKEND, (), amsterdam) == datetime(
+        2026, 12, 6, 23, 0, tzinfo=UTC)  # Monday 00:00 in Amsterdam
+    # Sunday 23:30 UTC is already Monday in Amsterdam: not moved.
+    late_sunday = datetime(2026, 12, 6, 23, 30, tzinfo=UTC)
+    assert next_working_time(late_sunday, WEEKEND, (), amsterdam) == late_sunday
+    # Across a change of clocks: Saturday 28 March 2026 waits for Monday 00:00 CEST.
+    spring = datetime(2026, 3, 28, 12, 0, tzinfo=UTC)
+    assert next_working_time(spring, WEEKEND, (), amsterdam) == datetime(
+        2026, 3, 29, 22, 0, tzinfo=UTC)
+
+
+def test_the_time_zone_setting() -> None:
+    assert Settings.load({}).timezone == "UTC"
+    assert Settings.load({"NTTD_TIMEZONE": "utc"}).timezone == "UTC"
+    assert Settings.load({"NTTD_TIMEZONE": "Europe/Berlin"}).timezone == "Europe/Berlin"
+    for bad in ("Mars/Olympus", "../etc/passwd"):
+        with pytest.raises(SettingsError, match="time zone"):
+            Settings.load({"NTTD_TIMEZONE": bad})
+
+
+def test_reminders_use_the_settings() -> None:
+    late_friday = datetime(2026, 12, 4, 23, 30, tzinfo=UTC)
+    settings = Settings.load({"NTTD_QUIET_DAYS": "sat,sun", "NTTD_TIMEZONE": "Europe/Amsterdam"})
+    assert working_time(late_friday, settings) == datetime(2026, 12, 6, 23, 0, tzinfo=UTC)
+    assert working_time(late_friday, Settings.load({"NTTD_QUIET_DAYS": "sat,sun"})) == (
+        late_friday)
+    assert working_time(late_friday, Settings.load({})) == late_friday
+    holiday = Settings.load({"NTTD_HOLIDAYS": "2026-12-04"})
+    assert working_time(late_friday, holiday) == datetime(2026, 12, 5, 0, 0, tzinfo=UTC)
