@@ -142,6 +142,10 @@ async def test_the_whole_ladder_over_simulated_days(database_url: str, tmp_path:
         assert case_a["flagged"] is True
         assert case_a["flag_reason"] == "escalation ladder exhausted"
 
+        # The coordinator's list is what the ladder flagged.
+        status, listed = await world.api("GET", "/api/v1/cases", user="coordinator")
+        assert status == 200 and {c["id"] for c in listed["cases"]} == {a, cdn}
+
         # Nothing more, ever: no mail to anyone a week later.
         count = len(world.smtp.messages)
         await world.advance(timedelta(days=7))
