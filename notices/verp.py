@@ -50,11 +50,13 @@ def make_verp(base: str, notice_id: int, key: bytes) -> str:
     return f"{local}+n{notice_id}-{_tag(key, notice_id)}@{domain}"
 
 
-def parse_verp(address: str, key: bytes) -> VerpAddress | None:
-    """The notice a VERP address names; None when `address` is not in the VERP form,
-    VerpForged when it is and its tag does not verify."""
+def parse_verp(address: str, key: bytes, base: str | None = None) -> VerpAddress | None:
+    """The notice a VERP address names; None when `address` is not in the VERP form (or
+    not made from `base`, when given), VerpForged when it is and its tag does not verify."""
     match = _VERP.match(address.strip().strip("<>").strip())
     if match is None:
+        return None
+    if base is not None and f"{match['local']}@{match['domain']}".lower() != base.lower():
         return None
     notice_id = int(match["id"])
     if not hmac.compare_digest(match["tag"].lower().encode(), _tag(key, notice_id).encode()):

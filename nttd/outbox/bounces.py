@@ -4,9 +4,10 @@
 piped in by the mail server) and `POST /api/v1/bounces` both call. The notice is found
 
 1. from the VERP envelope sender it went out with (`notices.verp`), which the
-   bounce comes back to: Delivered-To / X-Original-To / To / Return-Path. A VERP
-   address whose tag does not verify is refused (BounceRefused, `forged`): a
-   made-up bounce must not mark anyone's address bad;
+   bounce comes back to: Delivered-To / X-Original-To / To / Return-Path (only
+   addresses made from our bounce address, NTTD_BOUNCE_ADDRESS or
+   NTTD_NOTICE_FROM). A VERP address whose tag does not verify is refused
+   (BounceRefused, `forged`): a made-up bounce must not mark anyone's address bad;
 2. else from the Message-ID of the returned message (its message/rfc822 or
    text/rfc822-headers part), which nttd fixed before the first send.
 
@@ -70,11 +71,12 @@ class BounceOutcome:
 async def _find_notice(session: AsyncSession, settings: Settings, dsn: Dsn
                        ) -> tuple[Notice, str] | None:
     key = await link_key(session, settings, create=False)
+    ours = (settings.bounce_address or settings.notice_from or "").strip().lower()
     for address in dsn.delivered_to:
         if key is None:
             break
         try:
-            verp = parse_verp(address, key)
+            verp = parse_verp(address, key, base=ours)
         except VerpForged as exc:
             raise BounceRefused(f"refused: {exc}", "forged") from None
         if verp is not None:
