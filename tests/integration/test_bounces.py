@@ -239,3 +239,36 @@ async def test_verp_addresses_name_the_notice_and_cannot_be_made_up() -> None:
         except VerpForged:
             continue
         raise AssertionError(f"{forged} was accepted")
+
+
+async def test_a_notice_queued_to_an_address_that_bounced_meanwhile_is_not_sent(
+    database_url: str, tmp_path: Path
+) -> None:
+    async with running_world(database_url, tmp_path, NTTD_RECHECK_SCHEDULE="6h",
+                             NTTD_NOTICE_BATCH_WINDOW="30m") as world:
+        _, body = await world.api("POST", "/api/v1/cases", json={"urls": [world.url("us")]})
+        await world.run_until_idle()
+        await world.end_gathering()
+        await world.run_until_idle()
+        # A second case for the same host gathers in a new notice meanwhile.
+        _, body = await world.api("POST", "/api/v1/cases",
+                                  json={"urls": [world.url("us", "/img/2.jpg")]})
+        second = int(body["cases"][0]["id"])
+        await world.run_until_idle()
+        async with world.svc.sessions() as session:
+            first, gathering = list(await session.scalars(select(Notice).order_by(Notice.id)))
+        assert first.status == NoticeStatus.SENT and gathering.status == NoticeStatus.QUEUED
+        text = dsn(to=first.envelope_from or "", message_id=None)
+        code, _, err = await nttd("bounce", env=cli_env(world), cwd=tmp_path, stdin=text)
+        assert code == 0, err
+        await world.advance(timedelta(hours=1))
+        async with world.svc.sessions() as session:
+            held_back = await session.get(Notice, gathering.id)
+            assert held_back is not None and held_back.status == NoticeStatus.FAILED
+            assert held_back.attempts == 0 and "marked bad" in (held_back.last_error or "")
+        assert [m.rcpt_tos for m in world.smtp.messages].count([HOST]) == 1  # never again
+        case = await world.case(second)
+        fallback = next(e["data"] for e in case["timeline"] if e["kind"] == "notice_fallback")
+        assert fallback["to"] == [REGISTRAR]
+        assert {n["address"]: n["status"] for n in case["notices"]} == {
+            HOST: "failed", REGISTRAR: "sent"}

@@ -71,9 +71,9 @@ async def test_notices_are_dkim_signed_and_dkimpy_verifies_them(
 def test_a_bad_dkim_setting_fails_at_start_naming_the_variable(tmp_path: Path) -> None:
     (tmp_path / "junk.pem").write_text("not a key\n")
     complete = {"NTTD_DKIM_SELECTOR": SELECTOR, "NTTD_DKIM_DOMAIN": DOMAIN}
-    with pytest.raises(SettingsError, match="NTTD_DKIM_KEY_FILE.*no PEM RSA private key"):
+    with pytest.raises(SettingsError, match=r"NTTD_DKIM_KEY_FILE.*no PEM RSA private key"):
         Settings.load({**complete, "NTTD_DKIM_KEY_FILE": str(tmp_path / "junk.pem")})
-    with pytest.raises(SettingsError, match="NTTD_DKIM_KEY_FILE.*cannot read"):
+    with pytest.raises(SettingsError, match=r"NTTD_DKIM_KEY_FILE.*cannot read"):
         Settings.load({**complete, "NTTD_DKIM_KEY_FILE": str(tmp_path / "missing.pem")})
     write_key(tmp_path / "good.pem")
     with pytest.raises(SettingsError, match="NTTD_DKIM_SELECTOR not set"):
