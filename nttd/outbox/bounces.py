@@ -14,7 +14,9 @@ piped in by the mail server) and `POST /api/v1/bounces` both call. The notice is
 Then, per recipient block of the report:
 - `Action: failed` with a 5.x.x status: permanent. The notice becomes `bounced`
   (if it was `sent`), `notice_bounced` on its cases, the address is marked bad and
-  the cases still online go to the next contact (`nttd.outbox.fallback`);
+  the cases still online go to the next contact (`nttd.outbox.fallback`); a
+  partner hotline's mailbox is not marked, its cases are flagged for the
+  coordinator ("partner hotline unreachable");
 - `delayed`, or a 4.x.x status: recorded only (`notice_delayed` on the cases);
 - `delivered`, `relayed`, `expanded`: nothing to do (recorded as `notice_dsn`).
 
@@ -34,9 +36,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from notices.dsn import Dsn, NotADsn, parse_dsn
 from notices.verp import VerpForged, parse_verp
-from nttd.cases import record_event
-from nttd.models import Notice, NoticeCase
-from nttd.outbox.fallback import contact_failed, is_provider_contact
+from nttd.cases import REROUTABLE, flag_case, record_event
+from nttd.models import Case, Notice, NoticeCase
+from nttd.outbox.fallback import PARTNER_UNREACHABLE, contact_failed, is_provider_contact
 from nttd.outbox.status import NoticeStatus, check_notice_transition
 from nttd.responses import link_key
 from nttd.settings import Settings
@@ -133,6 +135,11 @@ async def handle_bounce(sessions: async_sessionmaker[AsyncSession], settings: Se
             if is_provider_contact(notice):
                 await contact_failed(session, settings, notice, reason=reason,
                                      source="bounce", now=now)
+            else:  # a partner hotline's mailbox: nobody else can take its cases
+                for case in await session.scalars(select(Case).where(
+                        Case.id.in_(case_ids), Case.status.in_(REROUTABLE))):
+                    flag_case(session, case, PARTNER_UNREACHABLE, actor=SYSTEM, now=now,
+                              notice_id=notice.id, error=reason[:300])
             return BounceOutcome(notice.id, "permanent", found_by, notice.address, statuses)
         kind = "notice_delayed" if delayed is not None else "notice_dsn"
         for case_id in case_ids:

@@ -65,7 +65,7 @@ from nttd.cases import REROUTABLE, CaseFacts, CaseStatus, flag_case, record_even
 from nttd.db import claim
 from nttd.models import Case, Hotline, Notice, NoticeCase
 from nttd.outbox.bad_contacts import bad_until
-from nttd.outbox.fallback import contact_failed, is_provider_contact
+from nttd.outbox.fallback import PARTNER_UNREACHABLE, contact_failed, is_provider_contact
 from nttd.outbox.reminders import first_reminder_at
 from nttd.outbox.status import NoticeStatus, check_notice_transition
 from nttd.responses import link_key, response_url
@@ -79,7 +79,6 @@ SYSTEM = "system:outbox"
 FIRST_RETRY = timedelta(minutes=1)
 LONGEST_RETRY = timedelta(hours=4)
 RETRY_JITTER = 0.2  # each exponential wait is up to this much longer, at random
-PARTNER_UNREACHABLE = "partner hotline unreachable"
 
 
 def retry_delay(attempts: int, schedule: Sequence[timedelta],

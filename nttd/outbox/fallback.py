@@ -37,6 +37,7 @@ from nttd.settings import Settings
 
 SYSTEM = "system:outbox"
 NO_CONTACT = "no working abuse contact"
+PARTNER_UNREACHABLE = "partner hotline unreachable"
 LIVE = (NoticeStatus.QUEUED.value, NoticeStatus.SENDING.value, NoticeStatus.SENT.value)
 
 

@@ -101,6 +101,12 @@ async def post_bounce(world: World, text: str, token: str,
         return resp.status, await resp.json()
 
 
+def online(world: World, path: str) -> None:
+    """Another URL on the US host that stays online (so its case is chased)."""
+    world.hosts["us"].route(path, status=200, headers={"Content-Type": "image/jpeg"},
+                            body_size=1000)
+
+
 def cli_env(world: World) -> dict[str, str]:
     return {"NTTD_DATABASE_URL": world.settings.database_url,
             "NTTD_NOTICE_FROM": BOUNCE_BASE}
@@ -251,6 +257,7 @@ async def test_a_notice_queued_to_an_address_that_bounced_meanwhile_is_not_sent(
         await world.end_gathering()
         await world.run_until_idle()
         # A second case for the same host gathers in a new notice meanwhile.
+        online(world, "/img/2.jpg")
         _, body = await world.api("POST", "/api/v1/cases",
                                   json={"urls": [world.url("us", "/img/2.jpg")]})
         second = int(body["cases"][0]["id"])
@@ -272,3 +279,54 @@ async def test_a_notice_queued_to_an_address_that_bounced_meanwhile_is_not_sent(
         assert fallback["to"] == [REGISTRAR]
         assert {n["address"]: n["status"] for n in case["notices"]} == {
             HOST: "failed", REGISTRAR: "sent"}
+
+
+async def test_a_bounce_from_a_partner_mailbox_flags_its_cases(
+    database_url: str, tmp_path: Path
+) -> None:
+    partner = "reports@partner-de.example"
+    async with running_world(database_url, tmp_path, NTTD_RECHECK_SCHEDULE="6h") as world:
+        _, body = await world.api("POST", "/api/v1/cases", json={"urls": [world.url("de")]})
+        case_id = int(body["cases"][0]["id"])
+        await world.run_until_idle()
+        async with world.svc.sessions() as session:
+            (notice,) = list(await session.scalars(select(Notice)))
+        assert notice.address == partner and notice.status == NoticeStatus.SENT
+        text = dsn(to=notice.envelope_from or "", message_id=None, recipient=partner)
+        code, out, err = await nttd("bounce", env=cli_env(world), cwd=tmp_path, stdin=text)
+        assert code == 0 and "permanent" in out, err
+        case = await world.case(case_id)
+        flags = [e["data"] for e in case["timeline"] if e["kind"] == "coordinator_flagged"]
+        assert [f["reason"] for f in flags] == ["partner hotline unreachable"]
+        async with world.svc.sessions() as session:
+            assert not list(await session.scalars(select(BadContact)))  # never skipped
+
+
+async def test_a_reminder_due_to_an_address_that_bounced_is_not_sent(
+    database_url: str, tmp_path: Path
+) -> None:
+    async with running_world(database_url, tmp_path, NTTD_RECHECK_SCHEDULE="6h",
+                             NTTD_REAPPEARANCE_SCHEDULE="6h",
+                             NTTD_REMINDER_SCHEDULE="24h") as world:
+        # Two cases for one host in two notices, both sent; the first one bounces.
+        _, body = await world.api("POST", "/api/v1/cases", json={"urls": [world.url("us")]})
+        await world.run_until_idle()
+        online(world, "/img/2.jpg")
+        _, body = await world.api("POST", "/api/v1/cases",
+                                  json={"urls": [world.url("us", "/img/2.jpg")]})
+        second = int(body["cases"][0]["id"])
+        await world.run_until_idle()
+        async with world.svc.sessions() as session:
+            first, other = list(await session.scalars(select(Notice).order_by(Notice.id)))
+        assert other.status == NoticeStatus.SENT and other.next_reminder_at is not None
+        text = dsn(to=first.envelope_from or "", message_id=None)
+        code, _, err = await nttd("bounce", env=cli_env(world), cwd=tmp_path, stdin=text)
+        assert code == 0, err
+        await world.advance(timedelta(hours=25))
+        to_host = [m for m in world.smtp.messages if m.rcpt_tos == [HOST]]
+        assert len(to_host) == 2  # the two first notices; no reminder to a dead address
+        case = await world.case(second)
+        shown = {(n["address"], n["status"]) for n in case["notices"]}
+        assert (HOST, "failed") in shown and (REGISTRAR, "sent") in shown  # the reminder
+        fallback = next(e["data"] for e in case["timeline"] if e["kind"] == "notice_fallback")
+        assert fallback["to"] == [REGISTRAR]

@@ -198,3 +198,20 @@ async def test_a_recipient_failing_temporarily_for_the_give_up_time_counts_as_re
         case = await world.case(case_id)
         assert events(case, "contact_marked_bad")[0]["source"] == "give_up"
         assert events(case, "notice_fallback")[0]["to"] == [REGISTRAR]
+
+
+async def test_a_partner_webhook_down_past_the_give_up_time_flags_its_cases(
+    database_url: str, tmp_path: Path
+) -> None:
+    async with running_world(database_url, tmp_path, NTTD_NOTICE_RETRY_SCHEDULE="",
+                             NTTD_NOTICE_GIVE_UP="3h", NTTD_RECHECK_SCHEDULE="6h") as world:
+        world.webhook.status = 502
+        _, body = await world.api("POST", "/api/v1/cases", json={"urls": [world.url("nl")]})
+        case_id = body["cases"][0]["id"]
+        await world.advance(timedelta(hours=4))
+        (notice,) = await notices(world)
+        assert notice.status == NoticeStatus.FAILED and "gave up" in (notice.last_error or "")
+        case = await world.case(case_id)
+        assert [f["reason"] for f in events(case, "coordinator_flagged")] == [
+            "partner hotline unreachable"]
+        assert not await bad_contacts(world)  # a partner is never skipped
