@@ -330,3 +330,24 @@ async def test_a_reminder_due_to_an_address_that_bounced_is_not_sent(
         assert (HOST, "failed") in shown and (REGISTRAR, "sent") in shown  # the reminder
         fallback = next(e["data"] for e in case["timeline"] if e["kind"] == "notice_fallback")
         assert fallback["to"] == [REGISTRAR]
+
+
+async def test_nttd_bounce_address_is_the_base_of_the_envelope_sender(
+    database_url: str, tmp_path: Path
+) -> None:
+    base = "bounces@mail.home-hotline.example"
+    async with running_world(database_url, tmp_path, NTTD_RECHECK_SCHEDULE="6h",
+                             NTTD_BOUNCE_ADDRESS=base) as world:
+        case_id, notice = await sent_host_notice(world)
+        (mail,) = world.smtp.messages
+        assert mail.mail_from == notice.envelope_from
+        assert mail.mail_from.startswith(f"bounces+n{notice.id}-")
+        assert mail.mail_from.endswith("@mail.home-hotline.example")
+        assert mail.message["From"] == "hotline@home-hotline.example"  # From unchanged
+        token = await admin_token(world)
+        status, body = await post_bounce(world, dsn(to=mail.mail_from, message_id=None), token)
+        assert status == 200 and body["found_by"] == "verp", body
+        await world.advance(timedelta(minutes=1))
+        case = await world.case(case_id)
+        assert {n["address"]: n["status"] for n in case["notices"]} == {
+            HOST: "bounced", REGISTRAR: "sent"}
