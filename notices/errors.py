@@ -13,6 +13,11 @@
 - permanent (a fact: this recipient will not take this message as it is): SMTP
   5xx (including all recipients rejected), HTTP 3xx (redirects are never
   followed), HTTP 4xx other than 408/429.
+
+`DeliveryError.contact` says whether the failure is about the recipient's address
+itself (SMTP RCPT refused, a webhook's own answer or silence) rather than about our
+side (our SMTP relay unreachable, authentication or STARTTLS refused, no SMTP
+configured): only a contact's own failures may mark it bad.
 """
 
 from __future__ import annotations
@@ -29,9 +34,11 @@ class TemplateMissing(NoticeError):
 class DeliveryError(NoticeError):
     """A notice could not be delivered; `temporary` says whether a retry may succeed."""
 
-    def __init__(self, message: str, *, temporary: bool) -> None:
+    def __init__(self, message: str, *, temporary: bool, contact: bool = False) -> None:
         super().__init__(message)
         self.temporary = temporary
+        self.contact = contact
 
     def __repr__(self) -> str:
-        return f"DeliveryError({str(self)!r}, temporary={self.temporary})"
+        return (f"DeliveryError({str(self)!r}, temporary={self.temporary}, "
+                f"contact={self.contact})")

@@ -13,6 +13,9 @@ partner must configure the right URL), and the redirect target is not contacted.
 Failures of `post_webhook` are all `DeliveryError`:
 - temporary (retry later): connection refused/reset, timeout, 5xx, 408, 429;
 - permanent: 3xx, any other 4xx, a status outside 200-599, or an unusable URL.
+
+Every failure is the partner endpoint's own (`DeliveryError.contact`): there is no
+relay of ours in between.
 """
 
 from __future__ import annotations
@@ -71,11 +74,12 @@ def _status_error(status: int, answer: str, location: str | None) -> DeliveryErr
         target = f" to {location!r}" if location else ""
         return DeliveryError(
             f"webhook answered {status} (redirect{target}); redirects are not followed",
-            temporary=False,
+            temporary=False, contact=True,
         )
     temporary = 500 <= status < 600 or status in _TEMPORARY_4XX
     detail = f": {answer}" if answer else ""
-    return DeliveryError(f"webhook answered {status}{detail}", temporary=temporary)
+    return DeliveryError(f"webhook answered {status}{detail}", temporary=temporary,
+                         contact=True)
 
 
 async def post_webhook(
@@ -111,7 +115,9 @@ async def post_webhook(
     except DeliveryError:
         raise
     except (aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError) as exc:
-        raise DeliveryError(f"webhook URL {url!r} is not usable: {exc}", temporary=False) from exc
+        raise DeliveryError(f"webhook URL {url!r} is not usable: {exc}", temporary=False,
+                            contact=True) from exc
     except (aiohttp.ClientError, TimeoutError, OSError) as exc:
         reason = str(exc) or type(exc).__name__
-        raise DeliveryError(f"webhook POST to {url} failed: {reason}", temporary=True) from exc
+        raise DeliveryError(f"webhook POST to {url} failed: {reason}", temporary=True,
+                            contact=True) from exc

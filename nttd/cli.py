@@ -38,6 +38,7 @@ from nttd.cases import (
 )
 from nttd.clock import utcnow
 from nttd.db import make_engine, make_sessionmaker
+from nttd.outbox import MAX_BOUNCE, BounceRefused, handle_bounce
 from nttd.partners import PartnerFileError, load_partners, read_partner_file
 from nttd.services import (
     Services,
@@ -147,6 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
     asub.add_parser("verify", help="check the hash chain; names the first bad event "
                     "(exit status 1)")
 
+    sub.add_parser("bounce", help="read one delivery status notification (bounce) on "
+                   "standard input, as a mail server pipes it; exit 0 handled or ignored, "
+                   "67 a forged VERP address, 75 try again later (see README)")
+
     p = sub.add_parser("stats", help="removal-time statistics (Kaplan-Meier, 95%% intervals)")
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="print JSON (as the API gives)")
@@ -183,7 +188,8 @@ async def run(args: argparse.Namespace, environ: Mapping[str, str] | None = None
         return await dispatch(args, settings)
     except (CliError, SettingsError) as exc:
         print(f"nttd: error: {exc}", file=sys.stderr)
-        return 2
+        # A mail server piping a bounce retries on EX_TEMPFAIL: fix the settings, lose nothing.
+        return EX_TEMPFAIL if args.command == "bounce" else 2
 
 
 async def dispatch(args: argparse.Namespace, settings: Settings) -> int:
@@ -201,7 +207,39 @@ async def dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return await cmd_worker(settings)
     if command == "demo":
         return await cmd_demo(args)
+    if command == "bounce":
+        return await cmd_bounce(settings)
     return await cmd_database(args, settings)
+
+
+EX_NOUSER = 67    # sysexits.h: the mail server bounces the message ("no such user")
+EX_TEMPFAIL = 75  # sysexits.h: the mail server keeps the message and tries again later
+
+
+async def cmd_bounce(settings: Settings) -> int:
+    """One bounce on standard input. Exit 0: handled, or ignored (not a DSN, names no
+    notice of ours: said on stderr, nothing changed); 67: a VERP address of ours with a
+    forged tag (refused); 75: could not be handled now (database down...), retry."""
+    stream = getattr(sys.stdin, "buffer", None)
+    raw = (stream.read(MAX_BOUNCE + 1) if stream is not None
+           else sys.stdin.read(MAX_BOUNCE + 1).encode("utf-8", "surrogateescape"))
+    engine = make_engine(settings.database_url)
+    try:
+        await ensure_schema(engine, upgrade_empty=False)
+        outcome = await handle_bounce(make_sessionmaker(engine), settings, raw, now=utcnow())
+    except BounceRefused as exc:
+        print(f"nttd bounce: {'refused' if exc.kind == 'forged' else 'ignored'}: {exc}",
+              file=sys.stderr)
+        return EX_NOUSER if exc.kind == "forged" else 0
+    except Exception as exc:
+        log.exception("nttd bounce: could not handle the message")
+        print(f"nttd bounce: try again later: {exc}", file=sys.stderr)
+        return EX_TEMPFAIL
+    finally:
+        await engine.dispose()
+    print(f"notice {outcome.notice_id} ({outcome.address}, found by {outcome.found_by}): "
+          f"{outcome.outcome}")
+    return 0
 
 
 async def ensure_schema(engine: Any, *, upgrade_empty: bool) -> None:

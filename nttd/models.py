@@ -200,6 +200,10 @@ class Notice(Base):
     # its cases when it is sent (notice, reminder-<n>, escalation-<party>).
     ladder_rung: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     chase_step: Mapped[str | None] = mapped_column(String(32))
+    # Delivery (nttd.outbox.delivery): when the first attempt failed (the give-up clock
+    # runs from there), and the VERP envelope sender the e-mail goes out from.
+    first_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    envelope_from: Mapped[str | None] = mapped_column(String(320))
 
 
 class NoticeCase(Base):
@@ -288,3 +292,16 @@ class InstanceSecret(Base):
     __tablename__ = "instance_secrets"
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     value: Mapped[str] = mapped_column(String(128))
+
+
+class BadContact(Base):
+    """An abuse address that refused a notice (5xx, a bounce, give-up): routing,
+    reminders and escalation skip it until `bad_until` (nttd.outbox.bad_contacts)."""
+
+    __tablename__ = "bad_contacts"
+    address: Mapped[str] = mapped_column(String(320), primary_key=True)  # lower case
+    reason: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(20))  # smtp | bounce | give_up
+    marked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    bad_until: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    notice_id: Mapped[int | None] = mapped_column(Integer)  # the notice that found it out

@@ -77,6 +77,41 @@ def _schedule(text: str) -> tuple[timedelta, ...]:
     return items
 
 
+def _optional_schedule(text: str) -> tuple[timedelta, ...]:
+    """A schedule, or nothing (empty: the caller's computed default applies)."""
+    return _schedule(text) if text.strip() else ()
+
+
+def _dkim_key_file(text: str) -> str | None:
+    """The path of a readable PEM RSA private key (checked at start), or None."""
+    path = text.strip()
+    if not path:
+        return None
+    from notices.mail import load_dkim_key
+
+    load_dkim_key(path)  # ValueError naming what is wrong with the file
+    return path
+
+
+def _dkim_name(text: str) -> str | None:
+    value = text.strip().rstrip(".").lower()
+    if not value:
+        return None
+    if not re.fullmatch(r"[a-z0-9_]([a-z0-9_-]{0,62})(\.[a-z0-9_]([a-z0-9_-]{0,62}))*", value):
+        raise ValueError(f"{value!r} is not a DNS name")
+    return value
+
+
+def _address(text: str) -> str | None:
+    value = text.strip()
+    if not value:
+        return None
+    local, at, domain = value.rpartition("@")
+    if not at or not local or not domain or any(c.isspace() or c in "<>," for c in value):
+        raise ValueError(f"{value!r} is not an e-mail address like bounces@hotline.example")
+    return value
+
+
 def _country(text: str) -> str | None:
     text = text.strip().upper()
     if not text:
@@ -346,8 +381,28 @@ SETTINGS: tuple[Setting, ...] = (
             "(one process works on it, and its writers queue for one lock)."),
     Setting("reresolve_interval", "NTTD_RERESOLVE_INTERVAL", "1d", _positive_duration,
             "How often open cases are resolved again to detect moves."),
-    Setting("notice_retry_schedule", "NTTD_NOTICE_RETRY_SCHEDULE", "1m,5m,15m,1h", _schedule,
-            "Waits between delivery attempts of a queued notice; the last one repeats."),
+    Setting("notice_retry_schedule", "NTTD_NOTICE_RETRY_SCHEDULE", "", _optional_schedule,
+            "Waits between delivery attempts of a notice after a temporary failure; the last "
+            "one repeats. Empty (the default): exponential backoff, 1m doubling up to 4h, "
+            "each wait up to 20% longer at random (jitter)."),
+    Setting("notice_give_up", "NTTD_NOTICE_GIVE_UP", "5d", _positive_duration,
+            "How long a recipient may keep failing temporarily (SMTP 4xx at RCPT, a partner's "
+            "webhook down) before the notice gives up: for a provider that counts as a "
+            "permanent failure of the contact (marked bad, next contact used). Our own SMTP "
+            "server being unreachable never gives up."),
+    Setting("bad_contact_for", "NTTD_BAD_CONTACT_FOR", "30d", _positive_duration,
+            "How long an abuse address that refused a notice (5xx, a bounce, give-up) is "
+            "skipped by routing, reminders and escalation."),
+    Setting("bounce_address", "NTTD_BOUNCE_ADDRESS", "", _address,
+            "Envelope sender (Return-Path) base of e-mail notices: each notice goes out from "
+            "<local>+n<id>-<tag>@<domain> of it; empty means NTTD_NOTICE_FROM."),
+    Setting("dkim_key_file", "NTTD_DKIM_KEY_FILE", "", _dkim_key_file,
+            "PEM RSA private key (PKCS#1) to DKIM-sign e-mail notices with; needs "
+            "NTTD_DKIM_SELECTOR and NTTD_DKIM_DOMAIN. Empty: notices are not signed."),
+    Setting("dkim_selector", "NTTD_DKIM_SELECTOR", "", _dkim_name,
+            "DKIM selector: the public key is the TXT record <selector>._domainkey.<domain>."),
+    Setting("dkim_domain", "NTTD_DKIM_DOMAIN", "", _dkim_name,
+            "DKIM signing domain (d=), normally the domain of NTTD_NOTICE_FROM."),
     Setting("worker_poll_interval", "NTTD_WORKER_POLL_INTERVAL", "1s", _positive_duration,
             "How often idle workers look for due work."),
     Setting("lease_duration", "NTTD_LEASE_DURATION", "5m", _positive_duration,
@@ -426,8 +481,13 @@ class Settings:
     geoip_db: str | None = None
     fact_cache: str = "auto"
     reresolve_interval: timedelta = timedelta(days=1)
-    notice_retry_schedule: tuple[timedelta, ...] = (
-        timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1))
+    notice_retry_schedule: tuple[timedelta, ...] = ()
+    notice_give_up: timedelta = timedelta(days=5)
+    bad_contact_for: timedelta = timedelta(days=30)
+    bounce_address: str | None = None
+    dkim_key_file: str | None = None
+    dkim_selector: str | None = None
+    dkim_domain: str | None = None
     worker_poll_interval: timedelta = timedelta(seconds=1)
     lease_duration: timedelta = timedelta(minutes=5)
     public_url: str | None = None
@@ -468,6 +528,12 @@ class Settings:
                 values[setting.field] = setting.parse(text)
             except ValueError as exc:
                 raise SettingsError(f"{setting.env}: invalid value {text!r}: {exc}") from None
+        dkim = {"NTTD_DKIM_KEY_FILE": values["dkim_key_file"],
+                "NTTD_DKIM_SELECTOR": values["dkim_selector"],
+                "NTTD_DKIM_DOMAIN": values["dkim_domain"]}
+        if any(dkim.values()) and not all(dkim.values()):
+            missing = ", ".join(name for name, value in dkim.items() if not value)
+            raise SettingsError(f"DKIM signing needs all three settings: {missing} not set")
         return cls(**values)
 
     def letter_texts(self) -> LetterTexts:

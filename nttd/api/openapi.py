@@ -205,6 +205,32 @@ OPENAPI: dict[str, Any] = {
                     "note": {"type": "string"}}}}}},
             "responses": {"200": _resp("changed and re-routed", {"type": "object"}),
                           **_errors(*_BODY_ERRORS, "404")}}},
+        "/api/v1/bounces": {"post": {
+            "summary": "A delivery status notification (bounce) about a notice (admin)",
+            "description": (
+                "The raw message (RFC 3464 multipart/report; report-type=delivery-status) as "
+                "the mail server received it. The notice is found from its VERP envelope "
+                "sender (Delivered-To/X-Original-To/To/Return-Path) or the Message-ID of the "
+                "returned headers. A permanent failure (Action: failed, Status 5.x.x) marks the "
+                "contact bad and sends the notice's cases to the next contact; delayed / 4.x.x "
+                "is recorded only."),
+            "requestBody": {"required": True, "content": {
+                "message/rfc822": {"schema": {"type": "string"}},
+                "text/plain": {"schema": {"type": "string"}}}},
+            "responses": {
+                "200": _resp("what was done", {"type": "object", "properties": {
+                    "notice_id": {"type": "integer"},
+                    "outcome": {"type": "string",
+                                "enum": ["permanent", "delayed", "duplicate", "other"]},
+                    "found_by": {"type": "string", "enum": ["verp", "message_id"]},
+                    "address": {"type": "string"},
+                    "recipients": {"type": "array", "items": {"type": "object"}}}}),
+                "400": _resp("an empty body; nothing changed", _ERROR),
+                "413": _resp(_WHY["413"], _ERROR),
+                "415": _resp("the body is not message/rfc822 or text/plain", _ERROR),
+                "422": _resp("not a delivery status notification, names no notice of ours, "
+                             "or a forged VERP address (`reason`); nothing changed", _ERROR),
+                **_ERRORS}}},
         "/api/v1/inbox": {"get": {
             "summary": "Cases routed to my hotline (partner)",
             "responses": {"200": _resp("cases", {"type": "object"}), **_ERRORS}}},

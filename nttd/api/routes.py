@@ -48,6 +48,7 @@ from nttd.cases import (
 )
 from nttd.db import ping
 from nttd.models import Case
+from nttd.outbox import BounceRefused, handle_bounce
 from nttd.routing import OverrideError, override_facts
 from nttd.routing import release_case as release_held_case
 from nttd.services import Services
@@ -264,6 +265,25 @@ async def post_status(request: web.Request) -> web.Response:
         return web.json_response(case_summary(case))
 
 
+BOUNCE_TYPES = ("message/rfc822", "text/plain")
+
+
+async def post_bounce(request: web.Request) -> web.Response:
+    """A bounce (RFC 3464 DSN) as the mail server received it (admin)."""
+    require(request, Role.ADMIN)
+    svc = request.app[SERVICES]
+    raw = await request.read()  # 413 past the application's client_max_size
+    if request.content_type not in BOUNCE_TYPES:
+        return error(415, "send the bounce as message/rfc822 or text/plain")
+    if not raw.strip():
+        return error(400, "the body is empty: send the whole bounce message")
+    try:
+        outcome = await handle_bounce(svc.sessions, svc.settings, raw, now=svc.clock())
+    except BounceRefused as exc:
+        return error(422, str(exc), reason=exc.kind)
+    return web.json_response(outcome.as_json())
+
+
 STATS_PARAMS = ("group_by", "since", "until", *FILTERS, "metrics", "format", "league")
 _TRUE, _FALSE = ("true", "1"), ("false", "0", "")
 
@@ -357,3 +377,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_patch("/api/v1/cases/{case_id}/facts", patch_facts)
     app.router.add_get("/api/v1/inbox", inbox)
     app.router.add_get("/api/v1/stats", stats)
+    app.router.add_post("/api/v1/bounces", post_bounce)

@@ -275,8 +275,12 @@ async def _full_detail(
             {"id": n.id, "recipient_kind": n.recipient_kind, "step": n.step,
              "chase_step": n.chase_step or n.step, "channel": n.channel,
              "address": n.address, "status": n.status, "attempts": n.attempts,
-             "sent_at": iso(n.sent_at), "next_attempt_at": iso(n.next_attempt_at),
-             "last_error": n.last_error}
+             "sent_at": iso(n.sent_at),
+             # The next attempt only while one is coming (queued or being sent).
+             "next_attempt_at": iso(n.next_attempt_at)
+             if n.status in ("queued", "sending") else None,
+             "last_error": n.last_error, "envelope_from": n.envelope_from,
+             "first_failure_at": iso(n.first_failure_at)}
             for n in await session.scalars(
                 select(Notice).join(NoticeCase, NoticeCase.notice_id == Notice.id)
                 .where(NoticeCase.case_id == case.id).order_by(Notice.id))

@@ -19,12 +19,33 @@ NTTD_PUBLIC_URL is set.
 An e-mail notice needs the sender address (`NTTD_NOTICE_FROM`, also the X-ARF
 reporter's contact): without it the notice is not rendered and stays queued, retried
 like an SMTP outage - a configuration gap, not a fault of the notice.
+
+Failures (`notices.errors.DeliveryError`):
+- temporary: the notice stays queued and is tried again after `retry_delay`: the
+  explicit `NTTD_NOTICE_RETRY_SCHEDULE` if set, else exponential backoff from 1m
+  doubling up to 4h with up to 20% jitter. When the recipient itself keeps failing
+  (SMTP 4xx at RCPT, a partner's webhook down or erroring) for `NTTD_NOTICE_GIVE_UP`
+  (5d) from its first such failure, the notice gives up: for a provider that is a
+  permanent failure of the contact (below); for a partner hotline, the notice fails
+  and its cases are flagged for the coordinator. Our own relay being unreachable
+  (or no SMTP configured) is retried without end: it is not the recipient's fault.
+- permanent: the notice fails (`notice_failed` on its cases). When it is the
+  address's own refusal (SMTP 5xx at RCPT TO) of a provider's contact, the address
+  is marked bad and the cases go to the next contact (`nttd.outbox.fallback`).
+  A queued notice to an address marked bad meanwhile is not sent: it fails the
+  same way without trying.
+
+Each e-mail goes out from a VERP envelope sender naming the notice
+(`notices.verp`, tag keyed with the link key of `nttd.responses`), and is
+DKIM-signed when NTTD_DKIM_* are set.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
+import random
 import secrets
 from collections import Counter
 from collections.abc import Sequence
@@ -35,24 +56,50 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from notices.errors import DeliveryError, NoticeError
 from notices.language import language_for
-from notices.mail import build_message, send_message
+from notices.mail import DkimConfig, build_message, load_dkim_key, send_message
 from notices.render import NoticeItem, Party, RenderedNotice
+from notices.verp import make_verp
 from notices.webhook import post_webhook
 from notices.xarf_reports import build_reports
-from nttd.cases import REROUTABLE, CaseFacts, CaseStatus, record_event
+from nttd.cases import REROUTABLE, CaseFacts, CaseStatus, flag_case, record_event
 from nttd.db import claim
 from nttd.models import Case, Hotline, Notice, NoticeCase
+from nttd.outbox.bad_contacts import bad_until
+from nttd.outbox.fallback import PARTNER_UNREACHABLE, contact_failed, is_provider_contact
 from nttd.outbox.reminders import first_reminder_at
 from nttd.outbox.status import NoticeStatus, check_notice_transition
-from nttd.responses import response_url
+from nttd.responses import link_key, response_url
 from nttd.services import Services
+from nttd.settings import Settings
 
 log = logging.getLogger(__name__)
 SYSTEM = "system:outbox"
 
 
-def retry_delay(attempts: int, schedule: Sequence[timedelta]) -> timedelta:
-    return schedule[min(max(attempts, 1), len(schedule)) - 1]
+FIRST_RETRY = timedelta(minutes=1)
+LONGEST_RETRY = timedelta(hours=4)
+RETRY_JITTER = 0.2  # each exponential wait is up to this much longer, at random
+
+
+def retry_delay(attempts: int, schedule: Sequence[timedelta],
+                rng: random.Random | None = None) -> timedelta:
+    """The wait after the `attempts`-th failed attempt: the explicit schedule (its
+    last entry repeats), or with none 1m, 2m, 4m ... up to 4h, plus jitter."""
+    if schedule:
+        return schedule[min(max(attempts, 1), len(schedule)) - 1]
+    doubled = FIRST_RETRY * 2 ** min(max(attempts, 1) - 1, 16)
+    jitter: float = 1 + RETRY_JITTER * (rng or random).random()
+    wait: timedelta = min(doubled, LONGEST_RETRY) * jitter
+    return wait
+
+
+@functools.lru_cache(maxsize=4)
+def dkim_config(settings: Settings) -> DkimConfig | None:
+    """The DKIM signing settings, or None when they are not set (checked at start)."""
+    if not (settings.dkim_key_file and settings.dkim_selector and settings.dkim_domain):
+        return None
+    return DkimConfig(settings.dkim_selector, settings.dkim_domain,
+                      load_dkim_key(settings.dkim_key_file))
 
 
 async def deliver_due_notices(svc: Services, *, limit: int = 20) -> int:
@@ -78,7 +125,7 @@ async def deliver_due_notices(svc: Services, *, limit: int = 20) -> int:
             log.exception("notice %s: delivery step failed", notice_id)
             with contextlib.suppress(Exception):
                 await _record_failure(svc, notice_id, f"internal error: {exc}"[:500],
-                                      temporary=True)
+                                      temporary=True, contact=False)
     return len(ids)
 
 
@@ -123,6 +170,19 @@ async def _prepare(svc: Services, notice_id: int) -> tuple[RenderedNotice, str |
                                   payload=notice.payload), secret
         if notice.status != NoticeStatus.QUEUED:
             return None
+        if is_provider_contact(notice):
+            # An address marked bad since this notice was queued is not written to.
+            until = await bad_until(session, notice.address, now)
+            if until is not None:
+                error = (f"not sent: {notice.address} is marked bad until "
+                         f"{until.isoformat()} (a refusal or bounce)")
+                notice.lease_owner = notice.lease_until = None
+                case_ids = list(await session.scalars(
+                    select(NoticeCase.case_id).where(NoticeCase.notice_id == notice.id)))
+                _fail(session, notice, case_ids, error, now, attempted=False)
+                await contact_failed(session, svc.settings, notice, reason=error,
+                                     source="smtp", now=now, mark=False)
+                return None
         cases = list(
             await session.scalars(
                 select(Case).join(NoticeCase, NoticeCase.case_id == Case.id)
@@ -178,6 +238,11 @@ async def _prepare(svc: Services, notice_id: int) -> tuple[RenderedNotice, str |
         _set_status(notice, NoticeStatus.SENDING)
         notice.language = rendered.language
         notice.message_id = notice.message_id or _message_id(notice.id, _domain(svc))
+        if notice.channel == "email" and notice.envelope_from is None:
+            key = await link_key(session, svc.settings, create=True)
+            assert key is not None
+            notice.envelope_from = make_verp(
+                svc.settings.bounce_address or svc.settings.notice_from or "", notice.id, key)
         notice.subject, notice.body, notice.payload = (
             rendered.subject, rendered.body, rendered.payload)
     return rendered, secret
@@ -192,10 +257,12 @@ async def _deliver_one(svc: Services, notice_id: int) -> None:
         notice = await session.get(Notice, notice_id)
         assert notice is not None and notice.message_id is not None
         channel, address, message_id = notice.channel, notice.address, notice.message_id
+        envelope_from = notice.envelope_from
     try:
-        await _send(svc, channel, address, rendered, secret, message_id)
+        await _send(svc, channel, address, rendered, secret, message_id, envelope_from)
     except DeliveryError as exc:
-        await _record_failure(svc, notice_id, str(exc), temporary=exc.temporary)
+        await _record_failure(svc, notice_id, str(exc), temporary=exc.temporary,
+                              contact=exc.contact)
         return
     sent_at = svc.clock()
     async with svc.sessions() as session, session.begin():
@@ -254,7 +321,7 @@ def _item(case: Case) -> NoticeItem:
 
 async def _send(
     svc: Services, channel: str, address: str, rendered: RenderedNotice, secret: str | None,
-    message_id: str,
+    message_id: str, envelope_from: str | None = None,
 ) -> None:
     if channel == "webhook":
         if not secret:
@@ -271,15 +338,25 @@ async def _send(
     message = build_message(rendered, from_addr=svc.settings.notice_from, to_addrs=[address],
                             xarf_reports=build_reports(rendered.payload))
     message.replace_header("Message-ID", message_id)  # the same on every attempt
-    await send_message(message, svc.smtp)
+    await send_message(message, svc.smtp, envelope_from=envelope_from,
+                       dkim_config=dkim_config(svc.settings))
 
 
-async def _record_failure(svc: Services, notice_id: int, error: str, *, temporary: bool) -> None:
+async def _record_failure(svc: Services, notice_id: int, error: str, *, temporary: bool,
+                          contact: bool) -> None:
     now = svc.clock()
     async with svc.sessions() as session, session.begin():
         notice = await session.get(Notice, notice_id)
         if notice is None or notice.status not in (NoticeStatus.QUEUED, NoticeStatus.SENDING):
             return
+        source = "smtp"
+        if temporary and contact:
+            notice.first_failure_at = notice.first_failure_at or now
+            failing = now - notice.first_failure_at
+            if failing >= svc.settings.notice_give_up:
+                temporary, source = False, "give_up"
+                error = (f"gave up after {_days(failing)} of temporary failures "
+                         f"(NTTD_NOTICE_GIVE_UP): {error}")
         if temporary:
             _postpone(svc, notice, error, now)
             return
@@ -287,24 +364,43 @@ async def _record_failure(svc: Services, notice_id: int, error: str, *, temporar
         case_ids = list(await session.scalars(
             select(NoticeCase.case_id).where(NoticeCase.notice_id == notice_id)))
         _fail(session, notice, case_ids, error, now)
+        if not contact:
+            return
+        if is_provider_contact(notice):
+            await contact_failed(session, svc.settings, notice, reason=error, source=source,
+                                 now=now)
+        elif source == "give_up":
+            for case in await session.scalars(select(Case).where(
+                    Case.id.in_(case_ids), Case.status.in_(REROUTABLE))):
+                flag_case(session, case, PARTNER_UNREACHABLE, actor=SYSTEM, now=now,
+                          notice_id=notice.id, error=error[:300])
+
+
+def _days(span: timedelta) -> str:
+    hours = span.total_seconds() / 3600
+    return f"{hours / 24:.1f} days" if hours >= 48 else f"{hours:.1f} hours"
 
 
 def _postpone(svc: Services, notice: Notice, error: str, now: datetime) -> None:
-    """A temporary failure: the notice stays queued and is tried again later."""
+    """A temporary failure: the notice stays queued and is tried again later (never
+    later than its give-up moment, so that it gives up on time)."""
     notice.lease_owner = notice.lease_until = None
     notice.attempts += 1
     notice.last_error = error
     if notice.status == NoticeStatus.SENDING:
         _set_status(notice, NoticeStatus.QUEUED)
     notice.next_attempt_at = now + retry_delay(notice.attempts, svc.settings.notice_retry_schedule)
+    if notice.first_failure_at is not None:
+        give_up_at = notice.first_failure_at + svc.settings.notice_give_up
+        notice.next_attempt_at = max(now, min(notice.next_attempt_at, give_up_at))
     log.warning("notice %s not delivered (attempt %s), will retry: %s",
                 notice.id, notice.attempts, error)
 
 
 def _fail(session: AsyncSession, notice: Notice, case_ids: Sequence[int], error: str,
-          now: datetime) -> None:
+          now: datetime, *, attempted: bool = True) -> None:
     """A permanent failure: the notice is failed and each of its cases says so."""
-    notice.attempts += 1
+    notice.attempts += 1 if attempted else 0
     notice.last_error = error
     notice.lease_owner = notice.lease_until = None
     _set_status(notice, NoticeStatus.FAILED)

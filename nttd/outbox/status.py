@@ -1,6 +1,6 @@
 """The notice lifecycle: states, and the one place where their changes are checked.
 
-    queued → sending → sent
+    queued → sending → sent → bounced   (a bounce came back later: nttd.outbox.bounces)
        │        ├────→ queued    (a temporary failure: tried again later)
        │        └────→ failed    (a permanent failure: a refused address)
        ├──────────────→ failed   (a template error)
@@ -21,6 +21,7 @@ class NoticeStatus(StrEnum):
     QUEUED = "queued"        # gathering cases, or waiting for its (next) attempt
     SENDING = "sending"      # rendered and being handed over; sent again if the worker died
     SENT = "sent"            # handed to the SMTP server or accepted by the webhook
+    BOUNCED = "bounced"      # sent, then a permanent bounce came back (the contact is bad)
     FAILED = "failed"        # failed permanently; its cases carry a notice_failed event
     CANCELLED = "cancelled"  # nothing left to send: its cases were held or withdrawn
 
@@ -33,7 +34,8 @@ _N = NoticeStatus
 TRANSITIONS: dict[NoticeStatus, frozenset[NoticeStatus]] = {
     _N.QUEUED: frozenset({_N.SENDING, _N.FAILED, _N.CANCELLED}),
     _N.SENDING: frozenset({_N.SENT, _N.QUEUED, _N.FAILED}),
-    _N.SENT: frozenset(),
+    _N.SENT: frozenset({_N.BOUNCED}),
+    _N.BOUNCED: frozenset(),
     _N.FAILED: frozenset(),
     _N.CANCELLED: frozenset(),
 }

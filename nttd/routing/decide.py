@@ -8,6 +8,10 @@
 - Our own country, or no partner: a notice to the hosting network's abuse contact.
 - No abuse contact for the host (or CDN): the registrar's abuse contact.
 - Nobody to tell at all: the case needs an analyst (unresolvable).
+
+Abuse addresses marked bad (`nttd.outbox.bad_contacts`: they refused or bounced a
+notice) are left out; a host whose addresses are all marked bad goes to its AS /
+upstream abuse contact before the registrar (the fallback ladder's order).
 """
 
 from __future__ import annotations
@@ -42,21 +46,27 @@ class Route:
 
 
 def decide_route(
-    facts: CaseFacts, hotlines: Sequence[Hotline], home_country: str | None
+    facts: CaseFacts, hotlines: Sequence[Hotline], home_country: str | None,
+    bad: frozenset[str] = frozenset(),
 ) -> Route:
+    """The route of `facts`; `bad`: abuse addresses (lower case) to leave out."""
     hosting, cdn, registrar = facts.hosting, facts.cdn, facts.registrar
     country = facts.country
     home = {c for h in hotlines if h.is_self for c in h.countries}
     if home_country:
         home.add(home_country)
 
+    def good(emails: Sequence[str]) -> list[str]:
+        return [e for e in emails if e.strip().lower() not in bad]
+
     registrar_recipients = () if registrar is None else tuple(
         Recipient("registrar", "email", email, registrar.name or "registrar")
-        for email in registrar.abuse_emails
+        for email in good(registrar.abuse_emails)
     )
     if cdn is not None:
         recipients = tuple(
-            Recipient("cdn", "email", email, cdn.name or "CDN") for email in cdn.abuse_emails
+            Recipient("cdn", "email", email, cdn.name or "CDN")
+            for email in good(cdn.abuse_emails)
         )
         reason = f"behind CDN {cdn.name}: notice to the CDN"
         if not recipients:
@@ -81,8 +91,13 @@ def decide_route(
         f"no partner for {country}" if country else "hosting country unknown")
     host_recipients = () if hosting is None else tuple(
         Recipient("host", "email", email, hosting.as_name or "hosting provider")
-        for email in hosting.abuse_emails
+        for email in good(hosting.abuse_emails)
     )
+    if hosting is not None and hosting.abuse_emails and not host_recipients:
+        upstream = (f"AS{hosting.asn} {hosting.as_name or ''}".strip()
+                    if hosting.asn is not None else hosting.as_name or "upstream network")
+        host_recipients = tuple(Recipient("host", "email", email, upstream)
+                                for email in good(hosting.as_abuse_emails))
     if host_recipients:
         return Route("direct", country=country, reason=f"{why}: notice to the host",
                      recipients=host_recipients)

@@ -23,7 +23,7 @@ from nttd.cases import (
     transition,
 )
 from nttd.models import Case, Hotline
-from nttd.outbox import has_queued_notice, queue_notices, withdraw_queued
+from nttd.outbox import bad_among, has_queued_notice, queue_notices, withdraw_queued
 from nttd.routing.decide import Route, decide_route
 from nttd.services import Services
 
@@ -35,9 +35,16 @@ class RoutingError(ValueError):
 
 
 async def route_for(session: AsyncSession, svc: Services, facts: CaseFacts) -> Route:
-    """The route that the hotline directory and settings give these facts now."""
+    """The route that the hotline directory and settings give these facts now (abuse
+    addresses marked bad left out)."""
     hotlines = list(await session.scalars(select(Hotline)))
-    return decide_route(facts, hotlines, svc.settings.home_country)
+    addresses = [a for part in (facts.hosting, facts.cdn, facts.registrar) if part is not None
+                 for a in part.abuse_emails]
+    if facts.hosting is not None:
+        addresses += facts.hosting.as_abuse_emails
+    bad = await bad_among(session, addresses, svc.clock())
+    return decide_route(facts, hotlines, svc.settings.home_country,
+                        frozenset(a.strip().lower() for a in bad))
 
 
 async def route_case(session: AsyncSession, svc: Services, case: Case, *, now: datetime) -> None:

@@ -55,6 +55,8 @@ email = "reports@partner-nl.example"
 CHECKS = [checks.not_a_server_error, checks.status_code_conformance,
           checks.content_type_conformance, checks.response_schema_conformance]
 
+# POST /api/v1/bounces takes a raw mail message, sent the way text/plain is.
+schemathesis.serializer.alias("message/rfc822", "text/plain")
 schema = schemathesis.openapi.from_dict(OPENAPI)
 
 

@@ -19,8 +19,11 @@ def test_a_notice_is_sending_before_it_is_sent() -> None:
         check_notice_transition("queued", NoticeStatus.SENT)
 
 
-def test_a_sent_notice_is_final_and_the_error_says_so() -> None:
-    with pytest.raises(InvalidNoticeTransition, match=r"cannot become queued.*final"):
+def test_a_sent_notice_can_only_bounce_and_the_error_says_so() -> None:
+    with pytest.raises(InvalidNoticeTransition, match=r"cannot become queued.*: bounced$"):
         check_notice_transition("sent", NoticeStatus.QUEUED)
+    assert check_notice_transition("sent", NoticeStatus.BOUNCED) is NoticeStatus.BOUNCED
+    with pytest.raises(InvalidNoticeTransition, match=r"cannot become sent.*final"):
+        check_notice_transition("bounced", NoticeStatus.SENT)
     with pytest.raises(InvalidNoticeTransition):
         check_notice_transition("bogus", NoticeStatus.SENT)

@@ -111,3 +111,33 @@ def test_nobody_to_tell() -> None:
 def test_bad_partner_files(text: str, message: str) -> None:
     with pytest.raises(PartnerFileError, match=message):
         parse_partner_file(text)
+
+
+def test_addresses_marked_bad_are_skipped_in_the_ladders_order() -> None:
+    data = {
+        "hosting": {"ip": "127.0.0.2", "asn": 64500, "as_name": "EXAMPLE-NET", "country": "US",
+                    "abuse_emails": ["abuse@host.example", "noc@host.example"],
+                    "as_abuse_emails": ["abuse@upstream.example"]},
+        "registrar": {"name": "Example Registrar", "abuse_emails": ["abuse@registrar.example"]},
+    }
+    case = CaseFacts.from_json(data)
+
+    def to(bad: set[str]) -> list[tuple[str, str]]:
+        route = decide_route(case, hotlines(), "GB", frozenset(bad))
+        return [(r.kind, r.address) for r in route.recipients]
+
+    assert to(set()) == [("host", "abuse@host.example"), ("host", "noc@host.example")]
+    assert to({"abuse@host.example"}) == [("host", "noc@host.example")]
+    both = {"abuse@host.example", "noc@host.example"}
+    assert to(both) == [("host", "abuse@upstream.example")]  # the AS before the registrar
+    assert to(both | {"abuse@upstream.example"}) == [("registrar", "abuse@registrar.example")]
+    assert decide_route(case, hotlines(), "GB", frozenset(
+        both | {"abuse@upstream.example", "abuse@registrar.example"})).kind == "none"
+    # A host with no abuse contact at all still goes to the registrar, as before.
+    no_host = CaseFacts.from_json({**data, "hosting": {**data["hosting"], "abuse_emails": []}})
+    assert [r.kind for r in decide_route(no_host, hotlines(), "GB").recipients] == [
+        "registrar"]
+    # Behind a CDN: the CDN's address, else the registrar's.
+    cdn = CaseFacts.from_json({**data, "cdn": {"name": "CDN", "abuse_emails": ["a@cdn.example"]}})
+    assert [r.address for r in decide_route(cdn, hotlines(), "GB", frozenset(
+        {"a@cdn.example"})).recipients] == ["abuse@registrar.example"]

@@ -11,7 +11,8 @@ every open connection, so a client then gets "connection refused"; `restart()`
 listens again on the same port (outage tests).
 
 To make it refuse: set `rcpt_reply` (e.g. "550 5.1.1 no such user" or
-"451 4.3.0 try later") to answer every RCPT TO with it, or `data_reply` to
+"451 4.3.0 try later") to answer every RCPT TO with it, `rcpt_replies[address]`
+to answer RCPT TO of one address (lower case) with it, or `data_reply` to
 answer the end of DATA with it (the message is then not kept).
 """
 
@@ -47,6 +48,8 @@ class _Handler:
     ) -> str:
         if self.sink.rcpt_reply is not None:
             return self.sink.rcpt_reply
+        if address.lower() in self.sink.rcpt_replies:
+            return self.sink.rcpt_replies[address.lower()]
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -69,6 +72,7 @@ class SmtpSink(LoopbackServer):
         self.port = port
         self.messages: list[ReceivedMail] = []
         self.rcpt_reply: str | None = None
+        self.rcpt_replies: dict[str, str] = {}
         self.data_reply: str | None = None
         self._server: asyncio.Server | None = None
         self._protocols: set[SMTP] = set()
