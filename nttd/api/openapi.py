@@ -162,6 +162,12 @@ OPENAPI: dict[str, Any] = {
         },
         "/api/v1/cases/{case_id}": {"get": {
             "summary": "A case: facts, route, notices, checks, timeline, clocks",
+            "description": (
+                "Each of `notices[]` (analysts; a partner sees none) says where its delivery "
+                "stands: `status` (queued, sending, sent, bounced, failed, cancelled), "
+                "`attempts`, `last_error`, `next_attempt_at` (while one is coming), "
+                "`first_failure_at` (the recipient's first own failure: the give-up clock), "
+                "`envelope_from` (the VERP address bounces come back to) and `sent_at`."),
             "parameters": [_CASE_ID],
             "responses": {"200": _resp("the case", {"type": "object"}), **_errors("404")}}},
         "/api/v1/cases/{case_id}/hold": {"post": {

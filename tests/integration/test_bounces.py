@@ -228,6 +228,10 @@ async def test_nttd_bounce_asks_the_mail_server_to_retry_when_the_database_is_aw
     env = {"NTTD_DATABASE_URL": "postgresql+asyncpg://nobody@127.0.0.1:1/none"}
     code, _, err = await nttd("bounce", env=env, cwd=tmp_path, stdin=text)
     assert code == 75 and "try again later" in err
+    # A wrong setting: the mail server keeps the bounce until it is fixed.
+    code, _, err = await nttd("bounce", env={"NTTD_DATABASE_URL": "mysql://x/y"},
+                              cwd=tmp_path, stdin=text)
+    assert code == 75 and "NTTD_DATABASE_URL" in err
 
 
 async def test_verp_addresses_name_the_notice_and_cannot_be_made_up() -> None:
