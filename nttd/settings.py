@@ -243,6 +243,9 @@ SETTINGS: tuple[Setting, ...] = (
       for lang in LETTER_LANGUAGES),
     Setting("reminder_schedule", "NTTD_REMINDER_SCHEDULE", "24h,48h,72h", _schedule,
             "Durations after which an unremoved case is chased, then escalated."),
+    Setting("partner_ack_deadline", "NTTD_PARTNER_ACK_DEADLINE", "48h", _positive_duration,
+            "A case routed to a partner hotline that has not acknowledged it this long after "
+            "the route went out is flagged to the coordinator (once per case)."),
     Setting("check_timeout", "NTTD_CHECK_TIMEOUT", "15s", _positive_duration,
             "Time limit of one availability request (connect, status line and headers)."),
     Setting("rdap_cache_ttl", "NTTD_RDAP_CACHE_TTL", "1d", _positive_duration,
@@ -333,6 +336,7 @@ class Settings:
     notice_signature_es: str | None = None
     reminder_schedule: tuple[timedelta, ...] = (
         timedelta(hours=24), timedelta(hours=48), timedelta(hours=72))
+    partner_ack_deadline: timedelta = timedelta(hours=48)
     check_timeout: timedelta = timedelta(seconds=15)
     rdap_cache_ttl: timedelta = timedelta(days=1)
     whois_fallback: bool = True

@@ -26,6 +26,13 @@ from sqlalchemy import func, select
 from nttd.cases import CHECKED_STATUSES, REROUTABLE, CaseStatus, anonymise_due, seal_events
 from nttd.checks import CheckScheduler, prune_check_history
 from nttd.db import is_sqlite
+from nttd.exchange import (
+    deliver_exchange_reports,
+    flag_unacknowledged,
+    next_deadline,
+    next_report_due,
+    queue_exchange_statuses,
+)
 from nttd.factcache import delete_expired_facts
 from nttd.models import Case, Notice
 from nttd.outbox import NoticeStatus, deliver_due_notices, queue_due_reminders
@@ -46,6 +53,11 @@ STEPS: dict[str, Step] = {
     "deliver": deliver_due_notices,
     "remind": queue_due_reminders,  # NTTD_REMINDER_SCHEDULE: chase providers
     "reresolve": reresolve_due_cases,
+    # nttd.exchange: statuses of cases other nttd instances sent us flow back to them,
+    # and partners that do not acknowledge in time (NTTD_PARTNER_ACK_DEADLINE) are flagged.
+    "exchange-queue": queue_exchange_statuses,
+    "exchange-deliver": deliver_exchange_reports,
+    "ack-deadline": flag_unacknowledged,
     "seal": seal_audit_trail,
 }
 PRUNE_EVERY = timedelta(minutes=10)
@@ -176,5 +188,6 @@ async def next_due(svc: Services) -> datetime | None:
     ]
     async with svc.read_sessions() as session:
         times = [await session.scalar(q) for q in queries]
+    times += [await next_report_due(svc, now), await next_deadline(svc, now)]
     found = [t for t in times if t is not None]
     return min(found) if found else None
