@@ -40,7 +40,7 @@ async def flag_unacknowledged(svc: Services) -> int:
             select(Case, Hotline.code).join(Hotline, Hotline.id == Case.route_hotline_id)
             .where(*_overdue(now - deadline)).order_by(Case.id).limit(BATCH))
         flagged = 0
-        for case, code in rows.tuples():
+        for case, code in rows:
             assert case.first_notice_at is not None
             case.ack_overdue_at = now
             flag_case(session, case, REASON, actor=SYSTEM, now=now, partner=code,

@@ -82,7 +82,7 @@ async def queue_exchange_statuses(svc: Services) -> int:
             .join(Hotline, Hotline.id == ExchangeLink.hotline_id)
             .where(ExchangeLink.done.is_(False), Hotline.status_url.is_not(None))
             .order_by(ExchangeLink.id).limit(SCAN_BATCH))
-        for link, case in rows.tuples():
+        for link, case in rows:
             due, finished = statuses_due(case)
             told = set(filter(None, link.reported.split(",")))
             for status in (s for s in due if s not in told):
@@ -124,7 +124,7 @@ async def _deliver_one(svc: Services, report_id: int) -> None:
             select(ExchangeReport, ExchangeLink, Hotline)
             .join(ExchangeLink, ExchangeLink.id == ExchangeReport.link_id)
             .join(Hotline, Hotline.id == ExchangeLink.hotline_id)
-            .where(ExchangeReport.id == report_id))).tuples().first()
+            .where(ExchangeReport.id == report_id))).first()
         if row is None:
             return
         report, link, hotline = row
