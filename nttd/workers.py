@@ -57,10 +57,10 @@ STEPS: dict[str, Step] = {
     # and partners that do not acknowledge in time (NTTD_PARTNER_ACK_DEADLINE) are flagged.
     "exchange-queue": queue_exchange_statuses,
     "exchange-deliver": deliver_exchange_reports,
-    "ack-deadline": flag_unacknowledged,
     "seal": seal_audit_trail,
 }
 PRUNE_EVERY = timedelta(minutes=10)
+ACK_DEADLINE_EVERY = timedelta(minutes=1)  # a look for partners past their deadline
 MAX_FAILURE_PAUSE = 5.0  # seconds between retries of a step that keeps failing
 
 
@@ -142,6 +142,7 @@ def worker_steps(checks: CheckScheduler) -> dict[str, Step]:
     steps["prune"] = Every(prune_check_history, PRUNE_EVERY)
     steps["prune-facts"] = Every(prune_fact_cache, PRUNE_EVERY)
     steps["retention"] = Every(apply_retention, PRUNE_EVERY)  # expired cached facts
+    steps["ack-deadline"] = Every(flag_unacknowledged, ACK_DEADLINE_EVERY)
     return steps
 
 

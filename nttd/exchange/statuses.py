@@ -8,10 +8,12 @@ Two worker steps, an outbox in between (nothing is lost while the sender is down
   told yet (each status at most once per case, a unique constraint):
     acknowledged  at receipt (the case is in our intake);
     notice_sent   when our first notice (or our route to a partner) for it went out;
+    not_illegal   when one of our analysts (or a partner we routed it to) reported it
+                  not illegal here (a `reported_not_illegal` event on our case);
     removed       when our checks confirmed removal (then the link is finished);
   a case closed without removal finishes the link too. Not sent back: a law-enforcement
   hold (ours, and confidential), a move or a reappearance (the sender's own re-resolving
-  and checks see those for itself), `not_illegal` (nttd has no such closure yet).
+  and checks see those for itself).
 - `deliver_exchange_reports` POSTs due reports with `Authorization: Bearer
   <status_token>` (the token the sender issued us, from our directory) and
   `Idempotency-Key: exchange-report-<id>`, the same on every attempt: the sender
@@ -34,7 +36,7 @@ from sqlalchemy import func, select
 
 from nttd.cases import CaseStatus, record_event
 from nttd.db import claim
-from nttd.models import Case, ExchangeLink, ExchangeReport, Hotline
+from nttd.models import Case, Event, ExchangeLink, ExchangeReport, Hotline
 from nttd.services import Services
 
 log = logging.getLogger(__name__)
@@ -52,11 +54,17 @@ class ReportFailed(Exception):
         self.temporary = temporary
 
 
-def statuses_due(case: Case) -> tuple[list[str], bool]:
-    """The statuses `case` warrants telling its sender, and whether that is all."""
+ORDER = ("acknowledged", "notice_sent", "not_illegal", "removed")
+
+
+def statuses_due(case: Case, *, not_illegal: bool = False) -> tuple[list[str], bool]:
+    """The statuses `case` warrants telling its sender, and whether that is all.
+    `not_illegal`: someone here reported the case not illegal."""
     due = ["acknowledged"]
     if case.first_notice_at is not None:
         due.append("notice_sent")
+    if not_illegal:
+        due.append("not_illegal")
     if case.removed_at is not None or case.status == CaseStatus.REMOVED:
         due.append("removed")
     finished = "removed" in due or case.status == CaseStatus.CLOSED
@@ -66,6 +74,7 @@ def statuses_due(case: Case) -> tuple[list[str], bool]:
 def _note(status: str, case: Case, hotline_name: str) -> str:
     what = {"acknowledged": "received into our intake",
             "notice_sent": "our notice went out",
+            "not_illegal": "assessed here as not illegal",
             "removed": "our checks confirmed removal"}[status]
     return f"{hotline_name}: case NTTD-{case.id}, {what}"
 
@@ -82,8 +91,12 @@ async def queue_exchange_statuses(svc: Services) -> int:
             .join(Hotline, Hotline.id == ExchangeLink.hotline_id)
             .where(ExchangeLink.done.is_(False), Hotline.status_url.is_not(None))
             .order_by(ExchangeLink.id).limit(SCAN_BATCH))
-        for link, case in rows:
-            due, finished = statuses_due(case)
+        found = list(rows)
+        judged = set(await session.scalars(select(Event.case_id).where(
+            Event.kind == "reported_not_illegal",
+            Event.case_id.in_([case.id for _, case in found])))) if found else set()
+        for link, case in found:
+            due, finished = statuses_due(case, not_illegal=case.id in judged)
             told = set(filter(None, link.reported.split(",")))
             for status in (s for s in due if s not in told):
                 session.add(ExchangeReport(
@@ -91,8 +104,7 @@ async def queue_exchange_statuses(svc: Services) -> int:
                     state=QUEUED, created_at=now, next_attempt_at=now, attempts=0))
                 told.add(status)
                 queued += 1
-            link.reported = ",".join(s for s in ("acknowledged", "notice_sent", "removed")
-                                     if s in told)
+            link.reported = ",".join(s for s in ORDER if s in told)
             if finished:
                 link.done = True
     return queued

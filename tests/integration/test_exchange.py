@@ -350,3 +350,27 @@ async def test_a_status_repeated_with_its_key_is_applied_once(database_url: str,
                                 json={"status": "removed"})
         assert status == 200
         assert kinds(await a.case(a_id)).count("reported_removed") == 2
+
+
+async def test_not_illegal_here_goes_back_and_a_hold_does_not(database_url: str,
+                                                             tmp_path: Path) -> None:
+    async with two_instances(database_url, tmp_path) as pair:
+        a, b = pair.a, pair.b
+        status, body = await a.api("POST", "/api/v1/cases", json={
+            "urls": [a.url("nl"), a.url("nl", "/img/2.jpg")]})
+        assert status == 201, body
+        judged_a, held_a = (c["id"] for c in body["cases"])
+        await pair.settle()
+        status, listing = await b.api("GET", "/api/v1/cases")
+        by_ref = {c["reference"]: c["id"] for c in listing["cases"]}
+        judged_b, held_b = by_ref[f"gb-home NTTD-{judged_a}"], by_ref[f"gb-home NTTD-{held_a}"]
+        # B's analyst assesses one as not illegal in NL, and puts the other on hold.
+        status, _ = await b.api("POST", f"/api/v1/cases/{judged_b}/status",
+                                json={"status": "not_illegal", "note": "legal here"})
+        assert status == 200
+        status, _ = await b.api("POST", f"/api/v1/cases/{held_b}/hold", json={})
+        assert status == 200
+        await pair.settle()
+        assert "reported_not_illegal" in kinds(await a.case(judged_a))
+        held = kinds(await a.case(held_a))
+        assert "reported_hold" not in held and "reported_acknowledged" in held
