@@ -90,7 +90,10 @@ async def queue_exchange_statuses(svc: Services) -> int:
             .join(Case, Case.id == ExchangeLink.case_id)
             .join(Hotline, Hotline.id == ExchangeLink.hotline_id)
             .where(ExchangeLink.done.is_(False), Hotline.status_url.is_not(None))
-            .order_by(ExchangeLink.id).limit(SCAN_BATCH))
+            .order_by(ExchangeLink.id).limit(SCAN_BATCH)
+            # Several workers on PostgreSQL: each looks at links no other one holds
+            # (SQLite has one writer and no such clause).
+            .with_for_update(skip_locked=True, of=ExchangeLink))
         found = list(rows)
         judged = set(await session.scalars(select(Event.case_id).where(
             Event.kind == "reported_not_illegal",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -186,6 +187,10 @@ async def test_a_case_and_its_status_travel_between_two_instances(
         assert reported == ["reported_acknowledged", "reported_notice_sent",
                             "reported_removed"]
         assert await count(b, ExchangeReport) == 3
+        # What came back is statuses and notes, never the URL (or any link).
+        for event in a_case["timeline"]:
+            if event["kind"].startswith("reported_"):
+                assert "://" not in json.dumps(event["data"]), event
         async with b.svc.sessions() as session:
             assert set(await session.scalars(select(ExchangeReport.state))) == {"sent"}
 
@@ -256,6 +261,19 @@ async def test_the_exchange_refuses_what_it_cannot_trust_and_stores_nothing(
         # The real thing is accepted, by the sender's header too.
         status, answer = await post(b, raw, headers | {"X-NTTD-Sender": "gb-home"})
         assert status == 202, answer
+        assert await count(b, Case) == 1
+        # Two partners sharing one secret: B will not guess which one sent it.
+        async with b.svc.sessions() as session, session.begin():
+            await load_partners(session, parse_partner_file(f"""
+[[hotline]]
+code = "de-partner"
+name = "Partner Hotline DE"
+countries = ["DE"]
+webhook_secret = "{WEBHOOK_SECRET}"
+"""))
+        raw3, headers3 = signed(payload(report("NTTD-9", pair.a.url("de"))))
+        status, answer = await post(b, raw3, headers3)
+        assert status == 403 and "several partners" in answer["error"]
         assert await count(b, Case) == 1
 
 
