@@ -28,26 +28,33 @@ open here links to that case.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notices.render import PAYLOAD_FORMAT
 from notices.webhook import verify
-from nttd.cases import IntakeError, parse_submission, record_event, submit, text_problem
-from nttd.models import ExchangeLink, Hotline
+from nttd.cases import (
+    IntakeError,
+    Submitted,
+    parse_instant,
+    parse_submission,
+    submit,
+    text_problem,
+)
+from nttd.models import Case, Event, ExchangeLink, Hotline
 from nttd.services import Services
 
 MAX_BODY = 1024 * 1024  # bytes of one exchange request
 MAX_REPORTS = 500  # reports in one exchange request
 MAX_KEY = 255  # characters of an Idempotency-Key
+EARLIEST_CONFIRMATION = datetime(1990, 1, 1, tzinfo=UTC)  # as intake: before the web
 SENDER_HEADER = "X-NTTD-Sender"
 _REFERENCE = re.compile(r"^NTTD-([0-9]{1,10})$")
 _REPORT_FIELDS = ("reference", "url", "classification", "content_type", "confirmed_at")
@@ -161,52 +168,98 @@ def _parse(raw: bytes) -> Any:
 
 async def _store(session: AsyncSession, sender: Hotline, reports: list[dict[str, Any]],
                  idempotency_key: str | None, *, now: datetime) -> list[Received]:
+    """Link known references, submit the new ones (one intake call per classification
+    and content type, so 500 reports are a handful of bulk statements), then give each
+    new case the sender's reference and confirmation time."""
     actor = f"exchange:{sender.code}"
-    known = {link.sender_ref: link for link in await session.scalars(
-        select(ExchangeLink).where(ExchangeLink.hotline_id == sender.id,
-                                   ExchangeLink.sender_ref.in_(
-                                       sorted({r["reference"] for r in reports}))))}
-    results: list[Received] = []
+    refs = sorted({r["reference"] for r in reports})
+    known: dict[str, int] = {}
+    for chunk in (refs[i:i + 500] for i in range(0, len(refs), 500)):
+        found = await session.execute(
+            select(ExchangeLink.sender_ref, ExchangeLink.case_id).where(
+                ExchangeLink.hotline_id == sender.id, ExchangeLink.sender_ref.in_(chunk)))
+        known.update({reference: case_id for reference, case_id in found})
     problems: list[dict[str, Any]] = []
+    fresh: dict[str, tuple[int, dict[str, Any], datetime | None]] = {}
     for index, report in enumerate(reports):
-        reference = report["reference"]
-        link = known.get(reference)
-        if link is not None:
-            results.append(Received(reference, link.case_id))
+        if report["reference"] in known or report["reference"] in fresh:
             continue
         try:
-            submission = parse_submission({
-                "urls": [report["url"]],
-                "classification": report["classification"],
-                "content_type": report["content_type"],
-                "reference": f"{sender.code} {reference}"[:200],
-                "confirmed_at": report["confirmed_at"],
-            })
-            if submission.confirmed_at is not None and submission.confirmed_at > now:
-                # The sender's clock is ahead of ours: its case was confirmed by now.
-                submission = dataclasses.replace(submission, confirmed_at=now)
-            submitted = (await submit(session, submission, actor=actor, user_id=None,
-                                      now=now))[0]
+            confirmed = _confirmed_at(report["confirmed_at"], now)
         except IntakeError as exc:
-            reason = exc.problems[0]["reason"] if exc.problems else str(exc)
-            problems.append({"index": index, "reference": reference,
-                             "url": str(report["url"])[:2048], "reason": reason})
+            problems.append(_problem(index, report, str(exc)))
             continue
-        link = ExchangeLink(hotline_id=sender.id, sender_ref=reference,
-                            sender_case_id=sender_case_id(reference),
-                            case_id=submitted.id, idempotency_key=idempotency_key,
-                            received_at=now, reported="", done=False)
-        if link.sender_case_id is None:
-            link.done = True  # not an nttd reference: no status can go back
-        session.add(link)
-        known[reference] = link
-        record_event(session, submitted.id, "exchange_received", actor=actor, now=now,
-                     sender=sender.code, sender_reference=reference,
-                     duplicate_of=submitted.duplicate_of,
-                     idempotency_key=idempotency_key)
-        results.append(Received(reference, submitted.id))
+        fresh[report["reference"]] = (index, report, confirmed)
+    groups: dict[tuple[Any, Any], list[tuple[int, dict[str, Any], datetime | None]]] = {}
+    for item in fresh.values():
+        groups.setdefault((item[1]["classification"], item[1]["content_type"]), []).append(item)
+    created: dict[str, Submitted] = {}
+    for (classification, content_type), items in groups.items():
+        try:
+            submission = parse_submission({"urls": [item[1]["url"] for item in items],
+                                           "classification": classification,
+                                           "content_type": content_type})
+            submitted = await submit(session, submission, actor=actor, user_id=None, now=now)
+        except IntakeError as exc:
+            if not exc.problems:
+                problems.extend(_problem(i, r, str(exc)) for i, r, _ in items)
+            for problem in exc.problems:
+                index, report, _ = items[problem["index"]]
+                problems.append(_problem(index, report, problem["reason"]))
+            continue
+        for (_, report, _), result in zip(items, submitted, strict=True):
+            created[report["reference"]] = result
     if problems:
         raise ExchangeRefused(422, f"{len(problems)} report(s) refused; nothing was stored",
-                              problems)
-    await session.flush()
-    return results
+                              sorted(problems, key=lambda p: p["index"]))
+    await _keep_references(session, sender, fresh, created, now)
+    links, events = [], []
+    for reference, result in created.items():
+        links.append({"hotline_id": sender.id, "sender_ref": reference,
+                      "sender_case_id": sender_case_id(reference), "case_id": result.id,
+                      "idempotency_key": idempotency_key, "received_at": now,
+                      # Not an nttd reference: no status can go back.
+                      "reported": "", "done": sender_case_id(reference) is None})
+        events.append({"case_id": result.id, "at": now, "actor": actor,
+                       "kind": "exchange_received",
+                       "data": {"sender": sender.code, "sender_reference": reference,
+                                "duplicate_of": result.duplicate_of,
+                                "idempotency_key": idempotency_key}})
+        known[reference] = result.id
+    if links:
+        await session.execute(insert(ExchangeLink), links)
+        await session.execute(insert(Event), events)
+    return [Received(r["reference"], known[r["reference"]]) for r in reports]
+
+
+async def _keep_references(session: AsyncSession, sender: Hotline,
+                           fresh: dict[str, tuple[int, dict[str, Any], datetime | None]],
+                           created: dict[str, Submitted], now: datetime) -> None:
+    """The sender's reference and confirmation time on each case made for it (a URL
+    already open here keeps its own case as it is)."""
+    rows, done = [], set()
+    for reference, result in created.items():
+        if result.duplicate_of is not None or result.id in done:
+            continue
+        done.add(result.id)
+        confirmed = fresh[reference][2]
+        rows.append({"id": result.id, "reference": f"{sender.code} {reference}"[:200],
+                     "confirmed_at": confirmed or now})
+    if rows:
+        await session.execute(update(Case), rows)
+
+
+def _confirmed_at(value: Any, now: datetime) -> datetime | None:
+    """The sender's confirmation time; one ahead of our clock is taken as now (the
+    sender's clock runs ahead: its case was confirmed by now)."""
+    if value is None:
+        return None
+    confirmed = parse_instant(value, "confirmed_at")
+    if confirmed < EARLIEST_CONFIRMATION:
+        raise IntakeError("'confirmed_at' is before 1990: not a plausible confirmation")
+    return min(confirmed, now)
+
+
+def _problem(index: int, report: dict[str, Any], reason: str) -> dict[str, Any]:
+    return {"index": index, "reference": report["reference"],
+            "url": str(report["url"])[:2048], "reason": reason}

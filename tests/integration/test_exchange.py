@@ -392,3 +392,32 @@ async def test_not_illegal_here_goes_back_and_a_hold_does_not(database_url: str,
         assert "reported_not_illegal" in kinds(await a.case(judged_a))
         held = kinds(await a.case(held_a))
         assert "reported_hold" not in held and "reported_acknowledged" in held
+
+
+async def test_what_the_intake_keeps_of_each_report(database_url: str, tmp_path: Path) -> None:
+    async with two_instances(database_url, tmp_path) as pair:
+        b = pair.b
+        assert b.clock is not None
+        ahead = (b.clock() + timedelta(hours=3)).isoformat()
+        one, same_url, future = (report("NTTD-1", pair.a.url("nl")),
+                                 report("NTTD-2", pair.a.url("nl")),
+                                 report("NTTD-3", pair.a.url("de")))
+        future["confirmed_at"], future["classification"] = ahead, "other"
+        status, answer = await post(b, *signed(payload(one, same_url, future)))
+        assert status == 202, answer
+        ids = {c["reference"]: c["id"] for c in answer["cases"]}
+        # One URL under two of the sender's references: one case, both linked to it.
+        assert ids["NTTD-1"] == ids["NTTD-2"] != ids["NTTD-3"]
+        first, third = await b.case(ids["NTTD-1"]), await b.case(ids["NTTD-3"])
+        assert first["reference"] == "gb-home NTTD-1"
+        assert first["clocks"]["confirmed_at"] == "2026-01-01T00:00:00+00:00"
+        # The sender's clock ran ahead: confirmed "now" here, not in our future.
+        assert third["clocks"]["confirmed_at"] == b.clock().isoformat()
+        assert third["classification"] == "other"
+        assert await count(b, ExchangeLink) == 3
+        # A confirmation before 1990 is refused like intake refuses it; nothing stored.
+        old = report("NTTD-4", pair.a.url("us"))
+        old["confirmed_at"] = "1985-01-01T00:00:00Z"
+        status, answer = await post(b, *signed(payload(old)))
+        assert status == 422 and "1990" in answer["problems"][0]["reason"]
+        assert await count(b, Case) == 2
