@@ -32,7 +32,7 @@ import logging
 from datetime import datetime, timedelta
 
 import aiohttp
-from sqlalchemy import func, select
+from sqlalchemy import Select, and_, exists, func, or_, select
 
 from nttd.cases import CaseStatus, record_event
 from nttd.db import claim
@@ -79,22 +79,37 @@ def _note(status: str, case: Case, hotline_name: str) -> str:
     return f"{hotline_name}: case NTTD-{case.id}, {what}"
 
 
+def _owed() -> Select[ExchangeLink, Case]:
+    """The links whose case reached a status its sender has not been told (or that are
+    finished): a link with nothing new is not even read."""
+    told = ExchangeLink.reported
+    judged = exists().where(Event.case_id == Case.id, Event.kind == "reported_not_illegal")
+    news = or_(~told.contains("acknowledged"),
+               and_(Case.first_notice_at.is_not(None), ~told.contains("notice_sent")),
+               and_(~told.contains("not_illegal"), judged),
+               Case.removed_at.is_not(None),
+               Case.status.in_([CaseStatus.REMOVED.value, CaseStatus.CLOSED.value]))
+    return (select(ExchangeLink, Case)
+            .join(Case, Case.id == ExchangeLink.case_id)
+            .join(Hotline, Hotline.id == ExchangeLink.hotline_id)
+            .where(ExchangeLink.done.is_(False), Hotline.status_url.is_not(None), news)
+            .order_by(ExchangeLink.id))
+
+
 async def queue_exchange_statuses(svc: Services) -> int:
     """Queue the status reports owed to senders; returns how many were queued."""
+    async with svc.read_sessions() as session:
+        # Most rounds have nothing to do: find out without taking the write lock.
+        if await session.scalar(_owed().with_only_columns(ExchangeLink.id).limit(1)) is None:
+            return 0
     now = svc.clock()
     queued = 0
     async with svc.sessions() as session, session.begin():
         me = await session.scalar(select(Hotline.name).where(Hotline.is_self.is_(True)))
-        rows = await session.execute(
-            select(ExchangeLink, Case)
-            .join(Case, Case.id == ExchangeLink.case_id)
-            .join(Hotline, Hotline.id == ExchangeLink.hotline_id)
-            .where(ExchangeLink.done.is_(False), Hotline.status_url.is_not(None))
-            .order_by(ExchangeLink.id).limit(SCAN_BATCH)
-            # Several workers on PostgreSQL: each looks at links no other one holds
-            # (SQLite has one writer and no such clause).
-            .with_for_update(skip_locked=True, of=ExchangeLink))
-        found = list(rows)
+        # Several workers on PostgreSQL: each takes links no other one holds (SQLite has
+        # one writer and no such clause).
+        found = list(await session.execute(
+            _owed().limit(SCAN_BATCH).with_for_update(skip_locked=True, of=ExchangeLink)))
         judged = set(await session.scalars(select(Event.case_id).where(
             Event.kind == "reported_not_illegal",
             Event.case_id.in_([case.id for _, case in found])))) if found else set()

@@ -18,6 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp import web
 from sqlalchemy import func, select
 
@@ -421,3 +422,24 @@ async def test_what_the_intake_keeps_of_each_report(database_url: str, tmp_path:
         status, answer = await post(b, *signed(payload(old)))
         assert status == 422 and "1990" in answer["problems"][0]["reason"]
         assert await count(b, Case) == 2
+
+
+async def test_every_received_case_gets_its_statuses_however_many_are_open(
+        database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from nttd.exchange import statuses
+
+    monkeypatch.setattr(statuses, "SCAN_BATCH", 1)  # a batch smaller than the open links
+    async with two_instances(database_url, tmp_path) as pair:
+        b = pair.b
+        reports = [report(f"NTTD-{i}", pair.a.url("nl", f"/img/{i}.jpg")) for i in (1, 2, 3)]
+        status, answer = await post(b, *signed(payload(*reports)))
+        assert status == 202, answer
+        # Nothing is resolved yet (the stand-in's statuses go to A, which has no such
+        # cases: those reports fail there, which is not what is looked at here).
+        assert await statuses.queue_exchange_statuses(b.svc) == 1
+        assert await statuses.queue_exchange_statuses(b.svc) == 1
+        assert await statuses.queue_exchange_statuses(b.svc) == 1
+        assert await statuses.queue_exchange_statuses(b.svc) == 0
+        async with b.svc.sessions() as session:
+            queued = sorted(await session.scalars(select(ExchangeReport.link_id)))
+        assert len(queued) == 3 and len(set(queued)) == 3
