@@ -142,11 +142,17 @@ async def receive_cases(svc: Services, raw: bytes, *, signature: str | None,
     if idempotency_key is not None and (len(idempotency_key) > MAX_KEY
                                         or text_problem(idempotency_key, MAX_KEY)):
         raise ExchangeRefused(400, f"'Idempotency-Key' must be at most {MAX_KEY} characters")
+    # Who sent it, and is it a payload at all, before any write lock is taken (on
+    # SQLite there is one, and a stranger's request must not hold it).
+    async with svc.read_sessions() as session:
+        sender_id = (await find_sender(session, raw, signature, sender_code)).id
+    reports = parse_reports(_parse(raw))
     for attempt in (1, 2):
         try:
             async with svc.sessions() as session, session.begin():
-                sender = await find_sender(session, raw, signature, sender_code)
-                reports = parse_reports(_parse(raw))
+                sender = await session.get(Hotline, sender_id)
+                if sender is None or sender.is_self:  # the directory changed meanwhile
+                    raise ExchangeRefused(403, "the sender is no longer a partner here")
                 return await _store(session, sender, reports, idempotency_key,
                                     now=svc.clock())
         except IntegrityError:
