@@ -12,11 +12,13 @@ refer to them); the file is the source of truth for those it names.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -129,6 +131,9 @@ def _status_fields(where: str, item: dict[str, Any],
     if not isinstance(status_url, str) or not _URL.match(status_url):
         raise PartnerFileError(f"{where}: 'status_url' must be an http(s) URL (the partner's "
                                "nttd, e.g. https://nttd.partner.example)")
+    if status_url.startswith("http://") and not _loopback(status_url):
+        raise PartnerFileError(f"{where}: 'status_url' must be https (the status_token "
+                               "travels with every report; plain http only on loopback)")
     if not isinstance(token, str) or not _TOKEN.match(token):
         raise PartnerFileError(f"{where}: 'status_token' (the API token the partner issued "
                                "us, 16 to 200 printable characters) is required with "
@@ -137,6 +142,16 @@ def _status_fields(where: str, item: dict[str, Any],
         raise PartnerFileError(f"{where}: 'webhook_secret' is required with status_url (it "
                                "verifies the cases this partner sends us)")
     return status_url.rstrip("/"), token
+
+
+def _loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def read_partner_file(path: Path) -> list[HotlineEntry]:

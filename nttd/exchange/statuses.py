@@ -149,7 +149,7 @@ async def deliver_exchange_reports(svc: Services, *, limit: int = DELIVER_BATCH)
 
 
 async def _deliver_one(svc: Services, report_id: int) -> None:
-    async with svc.sessions() as session:
+    async with svc.read_sessions() as session:
         row = (await session.execute(
             select(ExchangeReport, ExchangeLink, Hotline)
             .join(ExchangeLink, ExchangeLink.id == ExchangeReport.link_id)

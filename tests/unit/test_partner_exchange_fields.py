@@ -30,6 +30,13 @@ def test_status_fields_are_read() -> None:
     assert plain.status_url is None and plain.status_token is None
 
 
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8081", "http://[::1]:8081",
+                                 "http://localhost:8081", "https://nttd.partner-nl.example"])
+def test_plain_http_only_on_loopback(url: str) -> None:
+    [e] = parse_partner_file(entry(webhook_secret=SECRET, status_url=url, status_token=TOKEN))
+    assert e.status_url == url
+
+
 def test_a_receiving_only_partner_needs_only_the_secret() -> None:
     [e] = parse_partner_file(entry(webhook_secret=SECRET, status_url="http://127.0.0.1:8081",
                                    status_token=TOKEN))
@@ -48,6 +55,8 @@ def test_a_receiving_only_partner_needs_only_the_secret() -> None:
     ({"status_url": "https://nttd.example", "status_token": TOKEN},
      "'webhook_secret' is required with status_url"),
     ({"webhook_secret": "short"}, "'webhook_secret' must be 16 characters or more"),
+    ({"webhook_secret": SECRET, "status_url": "http://nttd.partner-nl.example",
+      "status_token": TOKEN}, "'status_url' must be https"),
 ])
 def test_bad_status_fields_are_refused_with_a_reason(fields: dict[str, str],
                                                      message: str) -> None:
