@@ -26,13 +26,7 @@ from sqlalchemy import func, select
 from nttd.cases import CHECKED_STATUSES, REROUTABLE, CaseStatus, anonymise_due, seal_events
 from nttd.checks import CheckScheduler, prune_check_history
 from nttd.db import is_sqlite
-from nttd.exchange import (
-    deliver_exchange_reports,
-    flag_unacknowledged,
-    next_deadline,
-    next_report_due,
-    queue_exchange_statuses,
-)
+from nttd.exchange import exchange_statuses, flag_unacknowledged, next_deadline, next_report_due
 from nttd.factcache import delete_expired_facts
 from nttd.models import Case, Notice
 from nttd.outbox import NoticeStatus, deliver_due_notices, queue_due_reminders
@@ -55,8 +49,7 @@ STEPS: dict[str, Step] = {
     "reresolve": reresolve_due_cases,
     # nttd.exchange: statuses of cases other nttd instances sent us flow back to them,
     # and partners that do not acknowledge in time (NTTD_PARTNER_ACK_DEADLINE) are flagged.
-    "exchange-queue": queue_exchange_statuses,
-    "exchange-deliver": deliver_exchange_reports,
+    "exchange": exchange_statuses,
     "seal": seal_audit_trail,
 }
 PRUNE_EVERY = timedelta(minutes=10)

@@ -22,6 +22,7 @@ from nttd.exchange.receive import (
 )
 from nttd.exchange.statuses import (
     deliver_exchange_reports,
+    exchange_statuses,
     next_report_due,
     queue_exchange_statuses,
     statuses_due,
@@ -35,6 +36,7 @@ __all__ = [
     "ExchangeRefused",
     "Received",
     "deliver_exchange_reports",
+    "exchange_statuses",
     "flag_unacknowledged",
     "next_deadline",
     "next_report_due",

@@ -128,6 +128,12 @@ async def queue_exchange_statuses(svc: Services) -> int:
     return queued
 
 
+async def exchange_statuses(svc: Services) -> int:
+    """One worker step for both (one database connection at a time): queue what is owed,
+    then deliver what is due."""
+    return await queue_exchange_statuses(svc) + await deliver_exchange_reports(svc)
+
+
 async def deliver_exchange_reports(svc: Services, *, limit: int = DELIVER_BATCH) -> int:
     """POST the due status reports to their senders; returns how many were tried."""
     now = svc.clock()
