@@ -53,15 +53,16 @@ class Instance:
 
 
 async def serve(stack: contextlib.AsyncExitStack, app: web.Application, host: str,
-                port: int) -> str:
-    """Run a web app on host:port (any free port if that one is taken); its base URL."""
+                port: int, *, any_port_if_taken: bool = False) -> str:
+    """Run a web app on host:port; its base URL. With `any_port_if_taken`, a port in
+    use gives way to a free one (the partner's "next port" is only a convenience)."""
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     stack.push_async_callback(runner.cleanup)
     try:
         await web.TCPSite(runner, host, port).start()
     except OSError:
-        if port == 0:
+        if port == 0 or not any_port_if_taken:
             raise
         await web.TCPSite(runner, host, 0).start()
     shown = host if ":" not in host else f"[{host}]"
@@ -78,7 +79,7 @@ async def start_partner(stack: contextlib.AsyncExitStack, settings: Settings, ho
     stack.push_async_callback(svc.close)
     if await migrate.current_revision(svc.engine) != migrate.head_revision():
         await migrate.upgrade(svc.engine)
-    url = await serve(stack, make_app(svc), host, port)
+    url = await serve(stack, make_app(svc), host, port, any_port_if_taken=True)
     return Instance(svc, url, [])
 
 
