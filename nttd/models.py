@@ -55,6 +55,10 @@ class Hotline(Base):
     email: Mapped[str | None] = mapped_column(String(320))
     webhook_url: Mapped[str | None] = mapped_column(Text)
     webhook_secret: Mapped[str | None] = mapped_column(Text)
+    # Another nttd instance (nttd.exchange): where our status reports about the cases it
+    # sent us go (its base URL), and the bearer token it issued us for that.
+    status_url: Mapped[str | None] = mapped_column(Text)
+    status_token: Mapped[str | None] = mapped_column(Text)
 
 
 class User(Base):
@@ -146,6 +150,9 @@ class Case(Base):
     # "reminder-<n>", "escalation-<party>" (nttd.outbox); at removal, the step after
     # which the content came down (a breakdown of the statistics).
     chase_step: Mapped[str | None] = mapped_column(String(32))
+    # When the partner it was routed to was found not to have acknowledged it within
+    # NTTD_PARTNER_ACK_DEADLINE (nttd.exchange.deadline): flagged once per case.
+    ack_overdue_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Set when retention anonymised the case (nttd.cases.retention).
     anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Leases.
@@ -305,3 +312,44 @@ class BadContact(Base):
     marked_at: Mapped[datetime] = mapped_column(UTCDateTime)
     bad_until: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     notice_id: Mapped[int | None] = mapped_column(Integer)  # the notice that found it out
+
+
+class ExchangeLink(Base):
+    """A report another nttd instance sent us (POST /api/v1/exchange) and our case for
+    it (nttd.exchange): the sender hotline and its reference ("NTTD-<its case id>").
+    Unique per sender and reference, so a repeated webhook creates nothing."""
+
+    __tablename__ = "exchange_links"
+    __table_args__ = (UniqueConstraint("hotline_id", "sender_ref"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hotline_id: Mapped[int] = mapped_column(ForeignKey("hotlines.id"))
+    sender_ref: Mapped[str] = mapped_column(String(200))
+    # The sender's case id (from "NTTD-<id>"): where status reports go; None: none go.
+    sender_case_id: Mapped[int | None] = mapped_column(Integer)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Statuses queued for the sender so far (comma list); done: nothing more will be.
+    reported: Mapped[str] = mapped_column(String(200), default="")
+    done: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+
+
+class ExchangeReport(Base):
+    """One status report owed to the sender of an exchanged case: an outbox row, retried
+    with backoff until the sender takes it (each status once per link)."""
+
+    __tablename__ = "exchange_reports"
+    __table_args__ = (UniqueConstraint("link_id", "status"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    link_id: Mapped[int] = mapped_column(ForeignKey("exchange_links.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str | None] = mapped_column(Text)
+    # queued | sent | failed
+    state: Mapped[str] = mapped_column(String(10), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)

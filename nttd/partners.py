@@ -1,5 +1,10 @@
 """The hotline directory: loaded from a TOML file (format in DESIGN.md).
 
+A partner that runs nttd itself exchanges cases with us (nttd.exchange): we send it
+cases by its `webhook_url` (its `/api/v1/exchange`), it sends us cases signed with the
+same `webhook_secret`, and our status reports about the cases it sent go to its
+`status_url` (its base URL) with the bearer `status_token` it issued us.
+
 Loading is all or nothing: every entry is validated first, then hotlines are
 created or updated by `code`. Hotlines missing from the file are kept (cases
 refer to them); the file is the source of truth for those it names.
@@ -7,11 +12,13 @@ refer to them); the file is the source of truth for those it names.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,7 +28,9 @@ from nttd.models import Hotline
 _CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _FIELDS = {"code", "name", "countries", "self", "language", "email", "webhook_url",
-           "webhook_secret"}
+           "webhook_secret", "status_url", "status_token"}
+_URL = re.compile(r"^https?://[^\s/]+[^\s]*$")
+_TOKEN = re.compile(r"^[\x21-\x7e]{16,200}$")  # printable ASCII, no spaces
 
 
 class PartnerFileError(ValueError):
@@ -38,6 +47,8 @@ class HotlineEntry:
     email: str | None
     webhook_url: str | None
     webhook_secret: str | None
+    status_url: str | None = None
+    status_token: str | None = None
 
 
 def parse_partner_file(text: str) -> list[HotlineEntry]:
@@ -95,6 +106,9 @@ def _entry(index: int, item: Any) -> HotlineEntry:
         if not isinstance(secret, str) or len(secret) < 16:
             raise PartnerFileError(
                 f"{where}: 'webhook_secret' (16 characters or more) is required with webhook_url")
+    if secret is not None and (not isinstance(secret, str) or len(secret) < 16):
+        raise PartnerFileError(f"{where}: 'webhook_secret' must be 16 characters or more")
+    status_url, status_token = _status_fields(where, item, secret)
     language = item.get("language", "en")
     if not isinstance(language, str) or not re.fullmatch(r"[a-z]{2}(-[A-Za-z]{2})?", language):
         raise PartnerFileError(f"{where}: 'language' must be a language code such as 'nl'")
@@ -102,7 +116,42 @@ def _entry(index: int, item: Any) -> HotlineEntry:
     if not isinstance(is_self, bool):
         raise PartnerFileError(f"{where}: 'self' must be true or false")
     return HotlineEntry(code, name.strip(), tuple(c.upper() for c in countries), is_self,
-                        language, email, webhook_url, secret)
+                        language, email, webhook_url, secret, status_url, status_token)
+
+
+def _status_fields(where: str, item: dict[str, Any],
+                   secret: object) -> tuple[str | None, str | None]:
+    """`status_url` and `status_token` (an nttd partner's): both or neither."""
+    status_url = item.get("status_url")
+    token = item.get("status_token")
+    if status_url is None:
+        if token is not None:
+            raise PartnerFileError(f"{where}: 'status_token' needs 'status_url'")
+        return None, None
+    if not isinstance(status_url, str) or not _URL.match(status_url):
+        raise PartnerFileError(f"{where}: 'status_url' must be an http(s) URL (the partner's "
+                               "nttd, e.g. https://nttd.partner.example)")
+    if status_url.startswith("http://") and not _loopback(status_url):
+        raise PartnerFileError(f"{where}: 'status_url' must be https (the status_token "
+                               "travels with every report; plain http only on loopback)")
+    if not isinstance(token, str) or not _TOKEN.match(token):
+        raise PartnerFileError(f"{where}: 'status_token' (the API token the partner issued "
+                               "us, 16 to 200 printable characters) is required with "
+                               "status_url")
+    if secret is None:
+        raise PartnerFileError(f"{where}: 'webhook_secret' is required with status_url (it "
+                               "verifies the cases this partner sends us)")
+    return status_url.rstrip("/"), token
+
+
+def _loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def read_partner_file(path: Path) -> list[HotlineEntry]:
@@ -159,5 +208,7 @@ async def load_partners(session: AsyncSession, entries: list[HotlineEntry]) -> t
         hotline.email = e.email
         hotline.webhook_url = e.webhook_url
         hotline.webhook_secret = e.webhook_secret
+        hotline.status_url = e.status_url
+        hotline.status_token = e.status_token
     await session.flush()
     return created, updated

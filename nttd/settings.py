@@ -359,6 +359,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("timezone", "NTTD_TIMEZONE", "UTC", _timezone,
             "IANA time zone (e.g. Europe/Amsterdam) in which NTTD_QUIET_DAYS and NTTD_HOLIDAYS "
             "are days, and a delayed reminder waits for 00:00."),
+    Setting("partner_ack_deadline", "NTTD_PARTNER_ACK_DEADLINE", "48h", _positive_duration,
+            "A case routed to a partner hotline that has not acknowledged it this long after "
+            "the route went out is flagged to the coordinator (once per case)."),
     Setting("check_timeout", "NTTD_CHECK_TIMEOUT", "15s", _positive_duration,
             "Time limit of one availability request (connect, status line and headers)."),
     Setting("rdap_cache_ttl", "NTTD_RDAP_CACHE_TTL", "1d", _positive_duration,
@@ -473,6 +476,7 @@ class Settings:
     quiet_days: tuple[str, ...] = ()  # mon ... sun
     holidays: tuple[date, ...] = ()
     timezone: str = "UTC"
+    partner_ack_deadline: timedelta = timedelta(hours=48)
     check_timeout: timedelta = timedelta(seconds=15)
     rdap_cache_ttl: timedelta = timedelta(days=1)
     whois_fallback: bool = True

@@ -26,6 +26,7 @@ from sqlalchemy import func, select
 from nttd.cases import CHECKED_STATUSES, REROUTABLE, CaseStatus, anonymise_due, seal_events
 from nttd.checks import CheckScheduler, prune_check_history
 from nttd.db import is_sqlite
+from nttd.exchange import exchange_statuses, flag_unacknowledged, next_deadline, next_report_due
 from nttd.factcache import delete_expired_facts
 from nttd.models import Case, Notice
 from nttd.outbox import NoticeStatus, deliver_due_notices, queue_due_reminders
@@ -46,9 +47,13 @@ STEPS: dict[str, Step] = {
     "deliver": deliver_due_notices,
     "remind": queue_due_reminders,  # NTTD_REMINDER_SCHEDULE: chase providers
     "reresolve": reresolve_due_cases,
+    # nttd.exchange: statuses of cases other nttd instances sent us flow back to them,
+    # and partners that do not acknowledge in time (NTTD_PARTNER_ACK_DEADLINE) are flagged.
+    "exchange": exchange_statuses,
     "seal": seal_audit_trail,
 }
 PRUNE_EVERY = timedelta(minutes=10)
+ACK_DEADLINE_EVERY = timedelta(minutes=1)  # a look for partners past their deadline
 MAX_FAILURE_PAUSE = 5.0  # seconds between retries of a step that keeps failing
 
 
@@ -130,6 +135,7 @@ def worker_steps(checks: CheckScheduler) -> dict[str, Step]:
     steps["prune"] = Every(prune_check_history, PRUNE_EVERY)
     steps["prune-facts"] = Every(prune_fact_cache, PRUNE_EVERY)
     steps["retention"] = Every(apply_retention, PRUNE_EVERY)  # expired cached facts
+    steps["ack-deadline"] = Every(flag_unacknowledged, ACK_DEADLINE_EVERY)
     return steps
 
 
@@ -176,5 +182,6 @@ async def next_due(svc: Services) -> datetime | None:
     ]
     async with svc.read_sessions() as session:
         times = [await session.scalar(q) for q in queries]
+    times += [await next_report_due(svc, now), await next_deadline(svc, now)]
     found = [t for t in times if t is not None]
     return min(found) if found else None

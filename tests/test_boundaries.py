@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DOMAIN = ("cases", "routing", "outbox", "checks", "stats")
+DOMAIN = ("cases", "routing", "outbox", "checks", "stats", "exchange")
 # Modules no domain package may import (besides what pyproject's contracts forbid).
 FORBIDDEN_IN_DOMAIN = ("aiohttp.web", "nttd.web", "nttd.api")
 

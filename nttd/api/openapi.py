@@ -183,7 +183,12 @@ OPENAPI: dict[str, Any] = {
                           **_errors(*_BODY_ERRORS, "404", "409")}}},
         "/api/v1/cases/{case_id}/status": {"post": {
             "summary": "A partner reports status on a case routed to it",
-            "parameters": [_CASE_ID],
+            "description": "With an Idempotency-Key, a report repeated with the same key by "
+                           "the same user is answered as before and recorded once (another "
+                           "nttd instance sends one per status report).",
+            "parameters": [_CASE_ID, {
+                "name": "Idempotency-Key", "in": "header", "required": False,
+                "schema": {"type": "string", "minLength": 1, "maxLength": 255}}],
             "requestBody": {"required": True, "content": {"application/json": {"schema": {
                 "type": "object", "required": ["status"], "properties": {
                     "status": {"type": "string", "enum": [
@@ -237,6 +242,47 @@ OPENAPI: dict[str, Any] = {
                 "422": _resp("not a delivery status notification, names no notice of ours, "
                              "or a forged VERP address (`reason`); nothing changed", _ERROR),
                 **_ERRORS}}},
+        "/api/v1/exchange": {"post": {
+            "summary": "Another nttd instance sends cases (its signed partner webhook)",
+            "description": "No token: the body must be signed with the webhook_secret of a "
+                           "partner in our directory (X-NTTD-Signature: sha256=<hex "
+                           "HMAC-SHA256 of the raw body>); X-NTTD-Sender may name it by its "
+                           "code. The body is an nttd-notice/1 payload (at most 1 MiB and "
+                           "500 reports); each report becomes a case through the same intake "
+                           "as POST /api/v1/cases, keeping the sender's reference. A report "
+                           "already received from that sender (a retried webhook) creates "
+                           "nothing and is answered with the same case.",
+            "security": [],
+            "parameters": [
+                {"name": "X-NTTD-Signature", "in": "header", "required": True,
+                 "schema": {"type": "string"}},
+                {"name": "X-NTTD-Sender", "in": "header", "required": False,
+                 "schema": {"type": "string"}},
+                {"name": "Idempotency-Key", "in": "header", "required": False,
+                 "schema": {"type": "string"}}],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["format", "reports"], "properties": {
+                    "format": {"type": "string", "enum": ["nttd-notice/1"]},
+                    "reports": {"type": "array", "minItems": 1, "maxItems": 500,
+                                "items": {"type": "object", "required": ["reference", "url"],
+                                          "properties": {
+                                              "reference": {"type": "string"},
+                                              "url": {"type": "string"},
+                                              "classification": {"type": "string"},
+                                              "content_type": {"type": "string"},
+                                              "confirmed_at": {"type": "string",
+                                                               "format": "date-time"}}}}}}}}},
+            "responses": {
+                "202": _resp("accepted: our case for each of the sender's references", {
+                    "type": "object", "required": ["cases"], "properties": {"cases": {
+                        "type": "array", "items": {"type": "object", "properties": {
+                            "reference": {"type": "string"}, "id": {"type": "integer"}}}}}}),
+                "400": _resp("not an nttd-notice/1 payload; nothing stored", _ERROR),
+                "401": _resp("no signature", _ERROR),
+                "403": _resp("unknown sender, or a signature that does not verify", _ERROR),
+                "413": _resp(_WHY["413"], _ERROR),
+                "422": _resp("reports our intake refuses (one problem each); nothing stored",
+                             _ERROR)}}},
         "/api/v1/inbox": {"get": {
             "summary": "Cases routed to my hotline (partner)",
             "responses": {"200": _resp("cases", {"type": "object"}), **_ERRORS}}},

@@ -41,12 +41,15 @@ from nttd.cases import (
     list_cases,
     parse_submission,
     partner_inbox,
+    repeated_report,
     report_status,
     submit,
     text_problem,
     visible_case,
 )
 from nttd.db import ping
+from nttd.exchange import MAX_BODY as MAX_EXCHANGE_BODY
+from nttd.exchange import SENDER_HEADER, ExchangeRefused, receive_cases
 from nttd.models import Case
 from nttd.outbox import BounceRefused, handle_bounce
 from nttd.routing import OverrideError, override_facts
@@ -69,8 +72,10 @@ HEALTH_TIMEOUT = 2.0  # seconds /healthz waits for the database
 
 SERVICES: web.AppKey[Services] = web.AppKey("services", Services)
 PRINCIPAL: web.RequestKey[Principal] = web.RequestKey("principal", Principal)
-PUBLIC = {"/api/v1/openapi.json", "/healthz"}
+# The exchange needs no token: the partner's signature is its authentication.
+PUBLIC = {"/api/v1/openapi.json", "/healthz", "/api/v1/exchange"}
 MAX_TOKEN = 200
+MAX_KEY = 255  # characters of an Idempotency-Key
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -253,11 +258,18 @@ async def post_status(request: web.Request) -> web.Response:
     svc = request.app[SERVICES]
     body = await read_json(request)
     note = _checked_note(body)
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and (not key.strip() or text_problem(key, MAX_KEY) is not None):
+        return error(400, f"'Idempotency-Key' must be 1 to {MAX_KEY} characters")
     async with svc.sessions() as session, session.begin():
         case = await _visible_case(request, session)
+        if key is not None and await repeated_report(session, case, actor=principal.actor,
+                                                     key=key.strip()):
+            return web.json_response(case_summary(case))  # a repeat: applied once already
         try:
             report_status(session, case, str(body.get("status")), note=note,
-                          actor=principal.actor, now=svc.clock())
+                          actor=principal.actor, now=svc.clock(),
+                          idempotency_key=key.strip() if key else None)
         except ReportError as exc:
             return error(400, str(exc))
         except InvalidTransition as exc:
@@ -282,6 +294,26 @@ async def post_bounce(request: web.Request) -> web.Response:
     except BounceRefused as exc:
         return error(422, str(exc), reason=exc.kind)
     return web.json_response(outcome.as_json())
+
+
+async def exchange(request: web.Request) -> web.Response:
+    """Another nttd instance's signed webhook: its reports become cases here
+    (nttd.exchange.receive_cases; no token, the signature authenticates)."""
+    svc = request.app[SERVICES]
+    if (request.content_length or 0) > MAX_EXCHANGE_BODY:
+        return error(413, f"the body is larger than {MAX_EXCHANGE_BODY} bytes")
+    raw = await request.read()
+    try:
+        received = await receive_cases(
+            svc, raw, signature=request.headers.get("X-NTTD-Signature"),
+            sender_code=request.headers.get(SENDER_HEADER),
+            idempotency_key=request.headers.get("Idempotency-Key"))
+    except ExchangeRefused as exc:
+        extra = {"problems": exc.problems} if exc.problems else {}
+        return error(exc.status, str(exc), **extra)
+    return web.json_response(
+        {"cases": [{"reference": r.reference, "id": r.case_id} for r in received]},
+        status=202)
 
 
 STATS_PARAMS = ("group_by", "since", "until", *FILTERS, "metrics", "format", "league")
@@ -376,5 +408,6 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/v1/cases/{case_id}/status", post_status)
     app.router.add_patch("/api/v1/cases/{case_id}/facts", patch_facts)
     app.router.add_get("/api/v1/inbox", inbox)
+    app.router.add_post("/api/v1/exchange", exchange)
     app.router.add_get("/api/v1/stats", stats)
     app.router.add_post("/api/v1/bounces", post_bounce)

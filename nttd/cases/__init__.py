@@ -45,7 +45,7 @@ from nttd.cases.queries import (
     partner_inbox,
     visible_case,
 )
-from nttd.cases.reports import PARTNER_STATUSES, ReportError, report_status
+from nttd.cases.reports import PARTNER_STATUSES, ReportError, repeated_report, report_status
 from nttd.cases.retention import anonymise_due
 from nttd.cases.text import MAX_NOTE, clean_text, text_problem
 
@@ -92,6 +92,7 @@ __all__ = [
     "recent_events",
     "record_event",
     "release",
+    "repeated_report",
     "report_status",
     "schedule",
     "seal_events",

@@ -31,10 +31,18 @@ from pathlib import Path
 from typing import TextIO
 
 import aiohttp
-from aiohttp import web
 
 from nttd import migrate
 from nttd.auth import add_user, create_token
+from nttd.demo.partner import (
+    Instance,
+    Login,
+    finish_wiring,
+    partner_settings,
+    prepare_wiring,
+    serve,
+    start_partner,
+)
 from nttd.demo.standins.dns_server import DnsServer, Zone, add_cymru
 from nttd.demo.standins.hosting import HostingServer
 from nttd.demo.standins.rdap_server import RdapServer
@@ -89,21 +97,23 @@ MOVE_TO = "de-host"
 DOMAINS = ("example.com", "example.net", "example.org")
 
 
-def partner_file(webhook_url: str, webhook_secret: str) -> str:
+def partner_file(webhook_url: str, webhook_secret: str, nl_entry: str) -> str:
     return f"""\
-# The demo's partner directory: our own hotline in GB, a partner in NL that takes
-# reports by webhook, and one in DE that takes them by e-mail.
+# The demo's partner directory: our own hotline in GB, a partner in NL that runs nttd
+# itself (a second instance in this process: cases go to its /api/v1/exchange and its
+# statuses come back), one in FR that takes reports by webhook, and one in DE that
+# takes them by e-mail.
 [[hotline]]
 code = "gb-home"
 name = "Home Hotline (demo)"
 countries = ["GB"]
 self = true
-
+{nl_entry}
 [[hotline]]
-code = "nl-partner"
-name = "Partner Hotline NL (demo)"
-countries = ["NL"]
-language = "nl"
+code = "fr-partner"
+name = "Partner Hotline FR (demo)"
+countries = ["FR"]
+language = "fr"
 webhook_url = "{webhook_url}"
 webhook_secret = "{webhook_secret}"
 
@@ -179,13 +189,6 @@ class _Event:
     seq: int
     action: Callable[[], None] = field(compare=False)
     what: str = field(compare=False, default="")
-
-
-@dataclass
-class Login:
-    name: str
-    role: str
-    password: str
 
 
 class Demo:
@@ -269,11 +272,26 @@ class Demo:
         stack.push_async_callback(svc.close)
         if await migrate.current_revision(svc.engine) != migrate.head_revision():
             await migrate.upgrade(svc.engine)
+        # The NL partner's own nttd, on the next port, with its own SQLite file.
+        self.partner: Instance = await start_partner(
+            stack, partner_settings(settings, self.directory / "partner-nl.db"), options.host,
+            options.port + 1 if options.port else 0)
+
+        from nttd.app import make_app  # the whole service: web UI, API and workers
+        from nttd.demo.mailview import add_mail_routes
+
+        app = make_app(svc)
+        add_mail_routes(app, lambda: self.smtp.messages)
+        self.url = await serve(stack, app, options.host, options.port)
+        secret = secrets.token_urlsafe(24)
+        nl_entry = await prepare_wiring(self.partner, self.url, secret)
         partners = self.directory / "partners.toml"
-        partners.write_text(partner_file(self.webhook.url, secrets.token_urlsafe(24)))
+        partners.write_text(partner_file(self.webhook.url, secrets.token_urlsafe(24),
+                                         nl_entry))
         now = svc.clock()
         async with svc.sessions() as session, session.begin():
             await load_partners(session, read_partner_file(partners))
+        await finish_wiring(svc, self.url, self.partner, secret)
         for name, role, hotline in USERS:
             login = Login(f"demo-{name}-{secrets.token_hex(2)}", role,
                           secrets.token_urlsafe(12))
@@ -283,19 +301,6 @@ class Demo:
             self.logins.append(login)
         async with svc.sessions() as session, session.begin():
             self.token = await create_token(session, self.logins[0].name, now=now)
-
-        from nttd.app import make_app  # the whole service: web UI, API and workers
-        from nttd.demo.mailview import add_mail_routes
-
-        app = make_app(svc)
-        add_mail_routes(app, lambda: self.smtp.messages)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        stack.push_async_callback(runner.cleanup)
-        site = web.TCPSite(runner, options.host, options.port)
-        await site.start()
-        port = runner.addresses[0][1]
-        self.url = f"http://{shown_host}:{port}/"
         self.http = await stack.enter_async_context(aiohttp.ClientSession(trust_env=False))
 
     async def _start_hosts(self) -> None:
@@ -399,7 +404,13 @@ class Demo:
         self.say(f"  database      {self._shown_database()}")
         self.say(f"  mail the SMTP sink received: {self.url}demo/mail (signed in), "
                  f"and the Maildir {self.directory / 'mail'}")
-        self.say(f"  partner webhooks are written to {self.hooks_file}")
+        self.say(f"  the NL partner hotline runs nttd too: {self.partner.url} "
+                 "(its own database; cases reach it through the exchange, its statuses "
+                 "come back)")
+        for login in self.partner.logins:
+            self.say(f"  NL partner's login {login.role:<12} {login.name:<21} "
+                     f"password {login.password}")
+        self.say(f"  partner webhooks (FR) are written to {self.hooks_file}")
         self.say(f"  {self.options.urls} URLs arrive over the next "
                  f"{round(self._feed_span())} s; Ctrl-C stops the demo")
 

@@ -165,7 +165,8 @@ async def partners_page(request: web.Request, *, status: int = 200, message: str
         hotlines = [
             {"code": h.code, "name": h.name, "countries": ", ".join(h.countries or []),
              "self": h.is_self, "language": h.language, "email": h.email,
-             "webhook": bool(h.webhook_url), "webhook_url": h.webhook_url}
+             "webhook": bool(h.webhook_url), "webhook_url": h.webhook_url,
+             "status_url": h.status_url, "status_token_set": bool(h.status_token)}
             for h in await list_hotlines(session)]
     return page("partners.html", status=status, **context(
         request, hotlines=hotlines, message=message, error=error))
@@ -217,13 +218,17 @@ async def edit_partner(request: web.Request) -> web.Response:
                           if c.strip()],
             "language": str(form.get("language", "")).strip() or "en",
             "self": hotline.is_self}
-        for key in ("email", "webhook_url"):
+        for key in ("email", "webhook_url", "status_url"):
             value = str(form.get(key, "")).strip()
             if value:
                 item[key] = value
-        if "webhook_url" in item:
-            item["webhook_secret"] = (str(form.get("webhook_secret", "")).strip()
-                                      or hotline.webhook_secret)
+        # Secrets are never shown: a blank field keeps the one stored.
+        secret = str(form.get("webhook_secret", "")).strip() or hotline.webhook_secret
+        if secret:
+            item["webhook_secret"] = secret
+        if "status_url" in item:
+            item["status_token"] = (str(form.get("status_token", "")).strip()
+                                    or hotline.status_token)
         try:
             entry = partner_entry(item)
             await load_partners(session, [entry])
@@ -234,7 +239,8 @@ async def edit_partner(request: web.Request) -> web.Response:
             record_event(session, None, "partner_edited", actor=admin.actor, now=svc.clock(),
                          code=code, name=entry.name, countries=list(entry.countries),
                          language=entry.language, email=entry.email,
-                         webhook=entry.webhook_url is not None)
+                         webhook=entry.webhook_url is not None,
+                         status_url=entry.status_url)
     if error is not None:
         return await partners_page(request, status=400, error=f"Not saved: {error}.")
     return await partners_page(request, message=f"Partner {code} saved.")

@@ -19,13 +19,17 @@ from unittest import mock
 
 import aiohttp
 from argon2 import PasswordHasher, profiles
+from sqlalchemy import func, select
 
 from nttd import auth
 from nttd.cli import build_parser
 from nttd.demo.run import NETWORKS, Demo, Options
+from nttd.models import Case, Event, ExchangeLink
 
 CHEAP_HASHER = PasswordHasher.from_parameters(profiles.CHEAPEST)
 LOGIN = re.compile(r"^  login (\w+)\s+(\S+)\s+password (\S+)$", re.MULTILINE)
+PARTNER_LOGIN = re.compile(r"^  NL partner's login (\w+)\s+(\S+)\s+password (\S+)$",
+                           re.MULTILINE)
 DEADLINE = 50.0  # wall-clock seconds for the flow to show
 
 
@@ -87,6 +91,17 @@ async def _watch(demo: Demo, out: io.StringIO, stack: contextlib.AsyncExitStack)
         home = await sign_in(browsers[role], base, name, password)
         assert "Sign out" in home and name in home, home[:500]
     assert str(demo.directory / "mail") in printed
+    # The NL partner's own nttd: its address and logins are printed, and they work.
+    match = re.search(r"the NL partner hotline runs nttd too: (http://127\.0\.0\.1:\d+/) ",
+                      printed)
+    assert match and match.group(1) != base, printed
+    partner_base = match.group(1)
+    partner_logins = dict((role, (name, pw)) for role, name, pw in PARTNER_LOGIN.findall(printed))
+    assert set(partner_logins) == {"analyst", "admin"}, printed
+    partner_browser = await stack.enter_async_context(aiohttp.ClientSession(
+        trust_env=False, cookie_jar=aiohttp.CookieJar(unsafe=True)))
+    home = await sign_in(partner_browser, partner_base, *partner_logins["analyst"])
+    assert "Sign out" in home
 
     headers = {"Authorization": f"Bearer {demo.token}"}
     seen: dict[str, int] = {}
@@ -105,13 +120,14 @@ async def _watch(demo: Demo, out: io.StringIO, stack: contextlib.AsyncExitStack)
                 stats = await resp.json()
             if (demo.fed == 60 and seen.get("removed", 0) >= 3 and seen.get("monitoring", 0) >= 1
                     and _hosts_mailed(demo) and demo.webhook.requests
-                    and _removals_counted(stats)):
+                    and _removals_counted(stats) and await _exchanged(demo)):
                 break
             await asyncio.sleep(0.5)
         else:
             raise AssertionError(f"the flow did not show in {DEADLINE} s: statuses {seen}, "
                                  f"{len(demo.smtp.messages)} mails, "
-                                 f"{len(demo.webhook.requests)} webhooks, stats {stats}")
+                                 f"{len(demo.webhook.requests)} webhooks, stats {stats}, "
+                                 f"exchange {await _exchange_counts(demo)}")
     overall = stats["overall"]
     assert isinstance(overall, dict) and overall["cases"] >= 10, overall
     # The mails are readable where the banner says.
@@ -142,3 +158,27 @@ def _hosts_mailed(demo: Demo) -> bool:
 def _removals_counted(stats: dict[str, object]) -> bool:
     overall = stats.get("overall")
     return isinstance(overall, dict) and overall.get("removed", 0) >= 3
+
+
+async def _exchange_counts(demo: Demo) -> dict[str, int]:
+    """Cases the NL partner's nttd received from us, and its reports on our cases."""
+    async with demo.partner.svc.sessions() as session:
+        received = await session.scalar(select(func.count()).select_from(ExchangeLink))
+        partner_cases = await session.scalar(select(func.count()).select_from(Case))
+    assert demo.svc is not None
+    async with demo.svc.sessions() as session:
+        reports = dict((await session.execute(
+            select(Event.kind, func.count()).where(Event.kind.in_(
+                ["reported_acknowledged", "reported_notice_sent", "reported_removed"]))
+            .group_by(Event.kind))).all())
+    return {"received": int(received or 0), "partner_cases": int(partner_cases or 0),
+            **{kind: int(n) for kind, n in reports.items()}}
+
+
+async def _exchanged(demo: Demo) -> bool:
+    """Cases reached the second instance, and its statuses came back (to removal)."""
+    counts = await _exchange_counts(demo)
+    return (counts["received"] >= 1 and counts["partner_cases"] == counts["received"]
+            and counts.get("reported_acknowledged", 0) >= 1
+            and counts.get("reported_notice_sent", 0) >= 1
+            and counts.get("reported_removed", 0) >= 1)

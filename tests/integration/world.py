@@ -130,6 +130,8 @@ class World:
     # None: the service's own workers run in the background on the wall clock.
     clock: ManualClock | None = None
     checks: CheckScheduler = field(default_factory=CheckScheduler)
+    # The web app's runner (a test may stop its site and start it again: "down").
+    runner: web.AppRunner | None = None
 
     def url(self, site: str, path: str = PATH) -> str:
         return f"http://{SITES[site].hostname}:{self.hosts[site].port}{path}"
@@ -308,4 +310,4 @@ async def running_world(database_url: str, tmp_path: Path, *, wall_clock: bool =
         port = runner.addresses[0][1]
         http = await stack.enter_async_context(aiohttp.ClientSession(trust_env=False))
         yield World(zone, dns, rdap, hosts, smtp, webhook, settings, svc,
-                    f"http://127.0.0.1:{port}", http, tokens, clock)
+                    f"http://127.0.0.1:{port}", http, tokens, clock, runner=runner)
