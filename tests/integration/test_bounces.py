@@ -16,10 +16,10 @@ from nttd.auth import add_user, create_token
 from nttd.models import BadContact, Event, Notice
 from nttd.outbox import NoticeStatus
 from tests.cli import nttd
-from tests.integration.world import SITES, World, running_world
+from tests.integration.world import SITES, World, running_world, transit_abuse
 
 HOST = SITES["us"].abuse
-REGISTRAR = "abuse@registrar.example"
+UPSTREAM = transit_abuse(SITES["us"])  # the next contact after the host: its AS (RDAP autnum)
 BOUNCE_BASE = "hotline@home-hotline.example"
 
 
@@ -120,16 +120,16 @@ async def assert_fell_back(world: World, case_id: int, notice_id: int, source: s
         assert bounced.next_reminder_at is None  # nobody chases a dead address
         bad = await session.get(BadContact, HOST)
         assert bad is not None and bad.source == source and "5.1.1" in bad.reason
-    assert [m.rcpt_tos for m in world.smtp.messages] == [[HOST], [REGISTRAR]]
+    assert [m.rcpt_tos for m in world.smtp.messages] == [[HOST], [UPSTREAM]]
     case = await world.case(case_id)
     kinds = [e["kind"] for e in case["timeline"]]
     assert {"notice_bounced", "contact_marked_bad", "notice_fallback"} <= set(kinds)
     fallback = next(e["data"] for e in case["timeline"] if e["kind"] == "notice_fallback")
-    assert fallback["failed"] == HOST and fallback["to"] == [REGISTRAR]
+    assert fallback["failed"] == HOST and fallback["to"] == [UPSTREAM]
     shown = {n["address"]: n for n in case["notices"]}
     assert shown[HOST]["status"] == "bounced" and "5.1.1" in shown[HOST]["last_error"]
-    assert shown[REGISTRAR]["status"] == "sent"
-    assert shown[REGISTRAR]["envelope_from"].startswith("hotline+n")
+    assert shown[UPSTREAM]["status"] == "sent"
+    assert shown[UPSTREAM]["envelope_from"].startswith("hotline+n")
 
 
 async def test_a_dsn_piped_to_nttd_bounce_marks_the_contact_bad_and_falls_back(
@@ -280,9 +280,9 @@ async def test_a_notice_queued_to_an_address_that_bounced_meanwhile_is_not_sent(
         assert [m.rcpt_tos for m in world.smtp.messages].count([HOST]) == 1  # never again
         case = await world.case(second)
         fallback = next(e["data"] for e in case["timeline"] if e["kind"] == "notice_fallback")
-        assert fallback["to"] == [REGISTRAR]
+        assert fallback["to"] == [UPSTREAM]
         assert {n["address"]: n["status"] for n in case["notices"]} == {
-            HOST: "failed", REGISTRAR: "sent"}
+            HOST: "failed", UPSTREAM: "sent"}
 
 
 async def test_a_bounce_from_a_partner_mailbox_flags_its_cases(
@@ -331,9 +331,9 @@ async def test_a_reminder_due_to_an_address_that_bounced_is_not_sent(
         assert len(to_host) == 2  # the two first notices; no reminder to a dead address
         case = await world.case(second)
         shown = {(n["address"], n["status"]) for n in case["notices"]}
-        assert (HOST, "failed") in shown and (REGISTRAR, "sent") in shown  # the reminder
+        assert (HOST, "failed") in shown and (UPSTREAM, "sent") in shown  # the reminder
         fallback = next(e["data"] for e in case["timeline"] if e["kind"] == "notice_fallback")
-        assert fallback["to"] == [REGISTRAR]
+        assert fallback["to"] == [UPSTREAM]
 
 
 async def test_nttd_bounce_address_is_the_base_of_the_envelope_sender(
@@ -354,4 +354,4 @@ async def test_nttd_bounce_address_is_the_base_of_the_envelope_sender(
         await world.advance(timedelta(minutes=1))
         case = await world.case(case_id)
         assert {n["address"]: n["status"] for n in case["notices"]} == {
-            HOST: "bounced", REGISTRAR: "sent"}
+            HOST: "bounced", UPSTREAM: "sent"}

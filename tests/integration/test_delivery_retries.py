@@ -9,13 +9,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from nttd.models import BadContact, Case, Notice
 from nttd.outbox import NoticeStatus
-from tests.integration.world import SITES, World, running_world
+from tests.integration.world import SITES, World, running_world, transit_abuse
 
-UPSTREAM = "abuse@upstream-transit.example"
+UPSTREAM = transit_abuse(SITES["us"])  # the AS abuse contact (RDAP autnum)
 REGISTRAR = "abuse@registrar.example"
 
 
@@ -31,16 +31,6 @@ async def bad_contacts(world: World) -> dict[str, BadContact]:
 
 def events(case: dict[str, Any], kind: str) -> list[dict[str, Any]]:
     return [e["data"] for e in case["timeline"] if e["kind"] == kind]
-
-
-async def give_upstream_contact(world: World, case_id: int, *emails: str) -> None:
-    """The AS abuse contact among the case's facts (RDAP autnum, filled elsewhere)."""
-    async with world.svc.sessions() as session, session.begin():
-        case = await session.get(Case, case_id)
-        assert case is not None and case.facts is not None
-        facts = dict(case.facts)
-        facts["hosting"] = {**facts["hosting"], "as_abuse_emails": list(emails)}
-        await session.execute(update(Case).where(Case.id == case_id).values(facts=facts))
 
 
 async def test_smtp_down_for_hours_backs_off_exponentially_then_every_notice_goes_once(
@@ -119,7 +109,6 @@ async def test_550_at_submission_marks_the_contact_bad_and_walks_the_ladder(
         _, body = await world.api("POST", "/api/v1/cases", json={"urls": [world.url("us")]})
         case_id = body["cases"][0]["id"]
         await world.run_until_idle()
-        await give_upstream_contact(world, case_id, UPSTREAM)
         world.smtp.rcpt_replies[host] = "550 5.1.1 <abuse@us-host.example>: no such mailbox"
         world.smtp.rcpt_replies[UPSTREAM] = "550 5.7.1 relaying denied"
         await world.end_gathering()
@@ -145,8 +134,8 @@ async def test_550_at_submission_marks_the_contact_bad_and_walks_the_ladder(
             (host, [UPSTREAM], "host"), (UPSTREAM, [REGISTRAR], "registrar")]
         assert not events(case, "coordinator_flagged")  # the registrar took it
 
-        # Routing now skips the bad host address: a new case on that network goes
-        # straight to what is left (its facts have no upstream contact: the registrar).
+        # Routing now skips the bad host and upstream addresses: a new case on that
+        # network goes straight to what is left, the registrar.
         _, body = await world.api("POST", "/api/v1/cases",
                                   json={"urls": [world.url("us", "/img/2.jpg")]})
         await world.run_until_idle()
@@ -163,7 +152,10 @@ async def test_no_contact_left_flags_the_case_for_the_coordinator(
         _, body = await world.api("POST", "/api/v1/cases", json={"urls": [world.url("gb")]})
         case_id = body["cases"][0]["id"]
         await world.advance(timedelta(minutes=5))
-        assert [n.status for n in await notices(world)] == [NoticeStatus.FAILED] * 2
+        tried = await notices(world)  # the host, its upstream (AS), the registrar
+        assert [n.address for n in tried] == [
+            SITES["gb"].abuse, transit_abuse(SITES["gb"]), REGISTRAR]
+        assert [n.status for n in tried] == [NoticeStatus.FAILED] * 3
         async with world.svc.sessions() as session:
             case = await session.get(Case, case_id)
             assert case is not None
@@ -193,11 +185,11 @@ async def test_a_recipient_failing_temporarily_for_the_give_up_time_counts_as_re
         await world.advance(timedelta(minutes=2))
         first, fallback = await notices(world)
         assert first.status == NoticeStatus.FAILED and "gave up" in (first.last_error or "")
-        assert fallback.address == REGISTRAR and fallback.status == NoticeStatus.SENT
+        assert fallback.address == UPSTREAM and fallback.status == NoticeStatus.SENT
         assert (await bad_contacts(world))[host].source == "give_up"
         case = await world.case(case_id)
         assert events(case, "contact_marked_bad")[0]["source"] == "give_up"
-        assert events(case, "notice_fallback")[0]["to"] == [REGISTRAR]
+        assert events(case, "notice_fallback")[0]["to"] == [UPSTREAM]
 
 
 async def test_a_partner_webhook_down_past_the_give_up_time_flags_its_cases(
