@@ -9,11 +9,13 @@ NTTD_STATS_MIN_GROUP left out, never a URL, a host, a network or a case.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from nttd.auth import Role
 from nttd.stats import FILTERS, GROUPS, ROUTES, StatsError, StatsQuery, stats_csv, stats_for
@@ -153,20 +155,32 @@ async def stats_page(request: web.Request) -> web.Response:
     query, error, given = _query(request)
     values: dict[str, Any] = {}
     if query is not None:
-        async with svc.read_sessions() as session:
-            result = await stats_for(session, query, now=svc.clock(),
-                                     min_group=svc.settings.stats_min_group, league=True,
-                                     metrics=DASHBOARD_METRICS, curves=True)
-            weeks = result if query.group_by == "week" else await stats_for(
-                session, query.regrouped("week"), now=svc.clock(),
-                min_group=svc.settings.stats_min_group, metrics=("time_to_removal",))
-        values = dashboard_values(result, weeks)
+        values = await dashboard_figures(svc.read_sessions, query, now=svc.clock(),
+                                         min_group=svc.settings.stats_min_group)
+    return page("stats.html", status=400 if error else 200,
+                **context(request, **page_values(given, error, values)))
+
+
+async def dashboard_figures(sessions: Callable[[], AsyncSession], query: StatsQuery, *,
+                            now: datetime, min_group: int) -> dict[str, Any]:
+    """What the dashboard draws for `query` (the page without the request around it)."""
+    async with sessions() as session:
+        result = await stats_for(session, query, now=now, min_group=min_group, league=True,
+                                 metrics=DASHBOARD_METRICS, curves=True)
+        weeks = result if query.group_by == "week" else await stats_for(
+            session, query.regrouped("week"), now=now, min_group=min_group,
+            metrics=("time_to_removal",))
+    return dashboard_values(result, weeks)
+
+
+def page_values(given: Mapping[str, str], error: str | None,
+                values: Mapping[str, Any]) -> dict[str, Any]:
+    """The stats.html template's values besides who is signed in."""
     csv_params = {k: v for k, v in given.items() if v}
-    return page("stats.html", status=400 if error else 200, **context(
-        request, groups=GROUPS, routes=ROUTES, given=given, error=error,
-        csv_link="/stats.csv" + ("?" + urlencode(csv_params) if csv_params else ""),
-        api_query=urlencode({**csv_params, "format": "csv"}), read_at=READ_AT,
-        **values))
+    return {"groups": GROUPS, "routes": ROUTES, "given": given, "error": error,
+            "csv_link": "/stats.csv" + ("?" + urlencode(csv_params) if csv_params else ""),
+            "api_query": urlencode({**csv_params, "format": "csv"}), "read_at": READ_AT,
+            **values}
 
 
 def dashboard_values(result: Mapping[str, Any], weeks: Mapping[str, Any]) -> dict[str, Any]:
