@@ -40,11 +40,12 @@ from nttd.stats.sqltime import (
 )
 
 GROUPS = ("country", "asn", "partner", "registrar", "cdn", "tld", "content_type",
-          "classification", "route", "week", "month")
+          "classification", "route", "week", "month", "step")
 ROUTES = ("partner", "direct")
 FILTERS = ("country", "partner", "route", "classification")
 DIRECT = "(direct)"  # the partner group of cases not routed to a partner
 NO_CDN = "(none)"    # the cdn group of cases not behind a CDN
+NO_STEP = "(none)"   # the step group of cases that had no letter of the chase (yet)
 _COUNTRY = re.compile(r"[A-Za-z]{2}")
 _MAX_FILTER = 200
 
@@ -139,6 +140,9 @@ def _group_key(group_by: str) -> tuple[SQLColumnExpression[Any], SQLColumnExpres
         "route": Case.route_kind,
         "week": week_start(Case.confirmed_at),
         "month": month_of(Case.confirmed_at),
+        # The last letter of the chase sent while the case was online (Case.chase_step):
+        # for a removed case, the step after which the content came down.
+        "step": func.coalesce(Case.chase_step, NO_STEP),
     }
     return keys[group_by], null()
 

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nttd.stats.query import (
+    NO_STEP,
     StatsError,
     StatsQuery,
     acknowledgement_steps,
@@ -222,21 +223,38 @@ async def _collect_prepared(session: AsyncSession, query: StatsQuery, now: datet
     return groups
 
 
-def _ordered(groups: dict[Any, _Group]) -> list[Any]:
+def step_order(step: Any) -> tuple[int, int, str]:
+    """Chase steps in the order the letters go out: none, the notice, reminders by
+    number, escalations, anything else last (by name)."""
+    text = str(step)
+    if text == NO_STEP:
+        return (0, 0, "")
+    if text == "notice":
+        return (1, 0, "")
+    if text.startswith("reminder-") and text[9:].isdigit():
+        return (2, int(text[9:]), "")
+    if text.startswith("escalation-"):
+        return (3, 0, text)
+    return (4, 0, text)
+
+
+def _ordered(groups: dict[Any, _Group], group_by: str = "") -> list[Any]:
+    if group_by == "step":
+        return sorted(groups, key=step_order)
     return sorted(groups, key=lambda k: (k is None, k if isinstance(k, int) else str(k or "")))
 
 
 def _rows(group_by: str, groups: dict[Any, _Group], min_group: int,
           curves: bool = False) -> list[dict[str, Any]]:
     rows = []
-    for key in _ordered(groups):
+    for key in _ordered(groups, group_by):
         group = groups[key]
         name = group.names.most_common(1)[0][0] if group.names else None
         rows.append(_row(_label(group_by, key), name, group, min_group, curves))
     return rows
 
 
-def _league(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+def league_of(rows: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     """The slowest and the fastest groups by median time to removal (a median not
     reached is the slowest); groups below the minimum are left out."""
     ranked = [r for r in rows if not r["too_few"] and r["group"] is not None]
@@ -320,9 +338,12 @@ async def stats_for(session: AsyncSession, query: StatsQuery, *, now: datetime,
     if league:
         tables = {}
         for name in LEAGUE_GROUPS:
+            if name == query.group_by:  # the groups above are those of the table
+                tables[name] = league_of(result["groups"])
+                continue
             found = await _collect(session, query.regrouped(name), now,
                                    metrics=("time_to_removal",), stored=stored)
-            tables[name] = _league(_rows(name, found, min_group))
+            tables[name] = league_of(_rows(name, found, min_group))
         result["league"] = tables
     return result
 

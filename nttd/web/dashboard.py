@@ -9,30 +9,46 @@ NTTD_STATS_MIN_GROUP left out, never a URL, a host, a network or a case.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from nttd.auth import Role
-from nttd.stats import FILTERS, GROUPS, ROUTES, StatsError, StatsQuery, stats_csv, stats_for
+from nttd.stats import (
+    FILTERS,
+    GROUPS,
+    LEAGUE_GROUPS,
+    ROUTES,
+    StatsError,
+    StatsQuery,
+    league_of,
+    stats_csv,
+    stats_for,
+    wilson,
+)
 from nttd.web.base import context, require, services
 from nttd.web.charts import (
     DAY,
     HOUR,
     Curve,
     Interval,
+    Share,
     Trend,
     duration_text,
     median_chart,
     percent,
+    share_chart,
     survival_chart,
     trend_chart,
 )
 from nttd.web.render import page
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 PARAMS = ("group_by", "since", "until", *FILTERS)
 CURVES_SHOWN = 8     # the largest groups get a curve; the tables have them all
@@ -163,14 +179,25 @@ async def stats_page(request: web.Request) -> web.Response:
 
 async def dashboard_figures(sessions: Callable[[], AsyncSession], query: StatsQuery, *,
                             now: datetime, min_group: int) -> dict[str, Any]:
-    """What the dashboard draws for `query` (the page without the request around it)."""
-    async with sessions() as session:
-        result = await stats_for(session, query, now=now, min_group=min_group, league=True,
-                                 metrics=DASHBOARD_METRICS, curves=True)
-        weeks = result if query.group_by == "week" else await stats_for(
-            session, query.regrouped("week"), now=now, min_group=min_group,
-            metrics=("time_to_removal",))
-    return dashboard_values(result, weeks)
+    """What the dashboard draws for `query` (the page without the request around it).
+
+    Each breakdown is asked for once (the league table's and the trend's reuse the
+    main one when it is theirs), time to removal only, and the questions run at the
+    same time, each on a session of its own (so on a connection of its own)."""
+
+    async def figures(grouped: StatsQuery, curves: bool = False) -> dict[str, Any]:
+        async with sessions() as session:
+            return await stats_for(session, grouped, now=now, min_group=min_group,
+                                   metrics=DASHBOARD_METRICS, curves=curves)
+
+    others = [name for name in (*LEAGUE_GROUPS, "week", "step") if name != query.group_by]
+    found = await asyncio.gather(figures(query, curves=True),
+                                 *(figures(query.regrouped(name)) for name in others))
+    result, by = found[0], {**dict(zip(others, found[1:], strict=True)),
+                            query.group_by: found[0]}
+    result = {**result, "league": {name: league_of(by[name]["groups"])
+                                   for name in LEAGUE_GROUPS}}
+    return dashboard_values(result, by["week"], by["step"])
 
 
 def page_values(given: Mapping[str, str], error: str | None,
@@ -183,7 +210,31 @@ def page_values(given: Mapping[str, str], error: str | None,
             **values}
 
 
-def dashboard_values(result: Mapping[str, Any], weeks: Mapping[str, Any]) -> dict[str, Any]:
+def step_table(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Per chase step: its cases, how many came down after it, that share of all the
+    removals (Wilson 95% interval) and the median time to removal of its cases."""
+    removed = sum(r["removed"] for r in rows)
+    table = []
+    for r in rows:
+        share = wilson(r["removed"], removed) if removed else None
+        table.append({
+            "label": "(unknown)" if r["group"] is None else str(r["group"]),
+            "cases": r["cases"], "removed": r["removed"], "open": r["open"],
+            "share": share, "share_text": share_text(share),
+            "median": interval_text(r["time_to_removal"]["median"]),
+        })
+    return table
+
+
+def steps_svg(table: Sequence[Mapping[str, Any]], title: str) -> Any:
+    removed = sum(row["removed"] for row in table)
+    return share_chart([Share(row["label"], row["share"]["estimate"], row["share"]["lower"],
+                              row["share"]["upper"], f"{row['removed']} of {removed} removals")
+                        for row in table if row["share"] is not None], title=title)
+
+
+def dashboard_values(result: Mapping[str, Any], weeks: Mapping[str, Any],
+                     steps: Mapping[str, Any] | None = None) -> dict[str, Any]:
     rows = result["groups"]
     curve_rows = largest(rows, CURVES_SHOWN)
     median_rows = largest(rows, MEDIANS_SHOWN)
@@ -203,7 +254,16 @@ def dashboard_values(result: Mapping[str, Any], weeks: Mapping[str, Any]) -> dic
         "week_table": group_table(week_rows),
         "league": {name: {side: league_table(entries) for side, entries in table.items()}
                    for name, table in result.get("league", {}).items()},
+        **_steps(steps),
     }
+
+
+def _steps(steps: Mapping[str, Any] | None) -> dict[str, Any]:
+    table = step_table(steps["groups"]) if steps is not None else []
+    shown = any(row["share"] is not None for row in table)
+    return {"step_table": table,
+            "steps": steps_svg(table, "Share of the removals by the last letter sent before "
+                               "the content came down, with 95% intervals") if shown else None}
 
 
 async def stats_csv_download(request: web.Request) -> web.Response:
