@@ -39,7 +39,7 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import DBAPIError
 
 from nttd.auth import Role
-from nttd.db import make_engine, make_sessionmaker
+from nttd.db import READ_ONLY, make_engine, make_sessionmaker
 from nttd.migrate import upgrade
 from nttd.models import Case, Hotline
 from nttd.stats import METRICS, StatsQuery, stats_for
@@ -170,7 +170,8 @@ def pct(values: list[float], p: float) -> float:
 
 async def measure(label: str, url: str, n: int, runs: int, *, dashboard: bool = True) -> None:
     engine = make_engine(url)
-    sessions = make_sessionmaker(engine)
+    # Read-only sessions, as the API and the web UI use (nttd.services.read_sessions).
+    sessions = make_sessionmaker(engine.execution_options(**{READ_ONLY: True}))
     keys = {"country": Case.country, "asn": Case.asn, "week": week_start(Case.confirmed_at)}
     print(f"\n{label}: {n:,} cases, {runs} runs per query ({load_average()})")
     print(f"{'query':<26} {'groups':>6} {'p50 ms':>8} {'p95 ms':>8} {'bare p50':>9} {'ratio':>6}"
@@ -247,6 +248,12 @@ async def prepare(url: str, n: int, label: str,
     await engine.dispose()
     if held is not None:
         print(f"{label}: migrated the reused database in {time.perf_counter() - start:.1f} s")
+        if url.startswith("postgresql"):  # a migration's backfill leaves dead rows
+            conn = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
+            try:
+                await conn.execute("VACUUM ANALYZE cases")
+            finally:
+                await conn.close()
     if held == n:
         print(f"{label}: reusing {n:,} cases")
         return

@@ -27,7 +27,7 @@ from nttd.stats.query import (
     notice_steps,
     removal_steps,
 )
-from nttd.stats.sqltime import bin_minutes, prepared
+from nttd.stats.sqltime import bin_minutes, fetch_all
 from nttd.stats.survival import group_samples, summarise
 from nttd.stats.survival import kaplan_meier as _km
 
@@ -104,18 +104,14 @@ class _Group:
         for name in ("removal", "notice", "acknowledgement"):
             mine: Counts = getattr(self, name)
             for minutes, (events, censored) in getattr(other, name).items():
-                _add(mine, minutes, events, censored)
+                pair = mine.get(minutes)
+                if pair is None:
+                    mine[minutes] = [events, censored]
+                else:
+                    pair[0] += events
+                    pair[1] += censored
         for name in ("cases", "removed", "reappearances", "reappeared_cases", "ever_removed"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
-
-
-def _add(counts: Counts, minutes: int, events: int, censored: int) -> None:
-    pair = counts.get(minutes)
-    if pair is None:
-        counts[minutes] = [events, censored]
-    else:
-        pair[0] += events
-        pair[1] += censored
 
 
 def _steps(counts: Counts) -> list[tuple[float, int, int]]:
@@ -187,40 +183,68 @@ def _label(group_by: str, key: Any) -> Any:
 async def _collect(session: AsyncSession, query: StatsQuery, now: datetime,
                    metrics: Sequence[str] = METRICS, *, stored: bool = True
                    ) -> dict[Any, _Group]:
-    async with prepared(session):
-        return await _collect_prepared(session, query, now, metrics, stored)
-
-
-async def _collect_prepared(session: AsyncSession, query: StatsQuery, now: datetime,
-                            metrics: Sequence[str], stored: bool) -> dict[Any, _Group]:
-    groups: dict[Any, _Group] = {}
-    connection = await session.connection()  # Core rows: no ORM result processing
-
-    def group_of(key: Any) -> _Group:
-        group = groups.get(key)  # not setdefault: it would build a _Group per row
-        if group is None:
-            group = groups[key] = _Group()
-        return group
-
-    result = await connection.execute(removal_steps(query, now, stored=stored))
-    for key, name, bin_, events, censored, reappeared, ever, reappearances in result:
-        group = group_of(key)
-        if name is not None:
-            group.names[name] += events + censored
-        _add(group.removal, bin_minutes(bin_), events, censored)
-        group.cases += events + censored
-        group.removed += events
-        group.reappearances += reappearances
-        group.reappeared_cases += reappeared
-        group.ever_removed += ever
-    for metric, steps in (("notice_to_removal", notice_steps),
-                          ("time_to_acknowledgement", acknowledgement_steps)):
-        if metric in metrics:
-            result = await connection.execute(steps(query, now, stored=stored))
-            counts_of = _COUNTERS[metric]
-            for key, _name, bin_, events, censored in result:
-                _add(getattr(group_of(key), counts_of), bin_minutes(bin_), events, censored)
+    (groups,) = await _collect_all(session, [(query, metrics)], now, stored=stored)
     return groups
+
+
+async def _collect_all(session: AsyncSession,
+                       queries: Sequence[tuple[StatsQuery, Sequence[str]]], now: datetime,
+                       *, stored: bool = True) -> list[dict[Any, _Group]]:
+    """The groups of each (query, metrics): its clocks' statements are run together
+    (nttd.stats.sqltime.fetch_all), then their rows counted here."""
+    statements: list[Any] = []
+    plan: list[tuple[int, str]] = []
+    for i, (query, metrics) in enumerate(queries):
+        statements.append(removal_steps(query, now, stored=stored))
+        plan.append((i, "removal"))
+        for metric, steps in (("notice_to_removal", notice_steps),
+                              ("time_to_acknowledgement", acknowledgement_steps)):
+            if metric in metrics:
+                statements.append(steps(query, now, stored=stored))
+                plan.append((i, _COUNTERS[metric]))
+    found = await fetch_all(session, statements)
+    everything: list[dict[Any, _Group]] = [{} for _ in queries]
+    minutes_of: dict[int, int] = {}  # bin -> the minutes standing for it
+    # Hundreds of thousands of rows by network at a million cases: plain loops.
+    for (i, counter), rows in zip(plan, found, strict=True):
+        groups = everything[i]
+        if counter == "removal":
+            for key, name, bin_, events, censored, reappeared, ever, reappearances in rows:
+                group = groups.get(key)  # not setdefault: it would build a _Group per row
+                if group is None:
+                    group = groups[key] = _Group()
+                if name is not None:
+                    group.names[name] += events + censored
+                minutes = minutes_of.get(bin_)
+                if minutes is None:
+                    minutes = minutes_of[bin_] = bin_minutes(bin_)
+                pair = group.removal.get(minutes)
+                if pair is None:
+                    group.removal[minutes] = [events, censored]
+                else:
+                    pair[0] += events
+                    pair[1] += censored
+                group.cases += events + censored
+                group.removed += events
+                group.reappearances += reappearances
+                group.reappeared_cases += reappeared
+                group.ever_removed += ever
+            continue
+        for key, _name, bin_, events, censored in rows:
+            group = groups.get(key)
+            if group is None:
+                group = groups[key] = _Group()
+            counts: Counts = getattr(group, counter)
+            minutes = minutes_of.get(bin_)
+            if minutes is None:
+                minutes = minutes_of[bin_] = bin_minutes(bin_)
+            pair = counts.get(minutes)
+            if pair is None:
+                counts[minutes] = [events, censored]
+            else:
+                pair[0] += events
+                pair[1] += censored
+    return everything
 
 
 def step_order(step: Any) -> tuple[int, int, str]:
@@ -315,7 +339,10 @@ async def stats_for(session: AsyncSession, query: StatsQuery, *, now: datetime,
     (nttd.stats.stored): the same answer, slower (for the tests that say so)."""
     if min_group < 1:
         raise ValueError(f"min_group must be at least 1, not {min_group}")
-    groups = await _collect(session, query, now, metrics, stored=stored)
+    others = [name for name in LEAGUE_GROUPS if name != query.group_by] if league else []
+    groups, *league_groups = await _collect_all(
+        session, [(query, metrics), *((query.regrouped(name), ("time_to_removal",))
+                                      for name in others)], now, stored=stored)
     overall = _Group()
     for group in groups.values():
         overall.merge(group)
@@ -336,15 +363,12 @@ async def stats_for(session: AsyncSession, query: StatsQuery, *, now: datetime,
         "groups": _rows(query.group_by, groups, min_group, curves),
     }
     if league:
-        tables = {}
-        for name in LEAGUE_GROUPS:
-            if name == query.group_by:  # the groups above are those of the table
-                tables[name] = league_of(result["groups"])
-                continue
-            found = await _collect(session, query.regrouped(name), now,
-                                   metrics=("time_to_removal",), stored=stored)
-            tables[name] = league_of(_rows(name, found, min_group))
-        result["league"] = tables
+        found = dict(zip(others, league_groups, strict=True))
+        result["league"] = {
+            # The groups above are those of the table when it is by the same.
+            name: league_of(result["groups"] if name == query.group_by
+                            else _rows(name, found[name], min_group))
+            for name in LEAGUE_GROUPS}
     return result
 
 

@@ -27,19 +27,22 @@ once, as SQLAlchemy Core expressions:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from functools import cache
 from typing import Any
 
 from sqlalchemy import BigInteger, Float, Integer, String, cast, func, literal, text
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
+
+from nttd.db import READ_ONLY
 
 _UNIX_EPOCH_JULIAN_DAY = 2440587.5
 
@@ -190,6 +193,36 @@ async def prepared(session: AsyncSession) -> AsyncIterator[None]:
     yield  # after a failure the transaction is rolled back, and SET LOCAL with it
     for name in _PG_SETTINGS:
         await connection.execute(text(f"SET LOCAL {name} TO DEFAULT"))
+
+
+async def fetch_all(session: AsyncSession, statements: Sequence[Any]) -> list[list[Any]]:
+    """The rows of each statement, inside :func:`prepared`. On PostgreSQL, when the
+    session only reads (nttd.db.READ_ONLY: the API's and the web UI's sessions), the
+    statements after the first run at the same time on connections of their own (each
+    is one scan that a single backend aggregates: side by side they use the cores);
+    otherwise one after the other in the session's transaction (which may hold writes
+    of its own that other connections would not see)."""
+    connection = await session.connection()
+    bind = session.bind
+    apart = (connection.dialect.name == "postgresql" and len(statements) > 1
+             and isinstance(bind, AsyncEngine)
+             and bool(bind.get_execution_options().get(READ_ONLY, False)))
+    async with prepared(session):
+        if not apart:
+            return [list((await connection.execute(s)).all()) for s in statements]
+        assert isinstance(bind, AsyncEngine)
+
+        async def here(statement: Any) -> list[Any]:
+            return list((await connection.execute(statement)).all())
+
+        async def own(statement: Any) -> list[Any]:
+            async with bind.connect() as other:  # rolled back (SET LOCAL too) on leaving
+                for name, value in _PG_SETTINGS.items():
+                    await other.execute(text(f"SET LOCAL {name} = {value}"))
+                return list((await other.execute(statement)).all())
+
+        return list(await asyncio.gather(here(statements[0]),
+                                         *(own(s) for s in statements[1:])))
 
 
 def _ln(value: float | None) -> float | None:
