@@ -79,6 +79,11 @@ DEFINITIONS = {
         "A group with fewer cases than min_group shows its counts with too_few: true and no "
         "estimates."),
     "window": "since/until select cases by confirmed_at (since inclusive, until exclusive).",
+    "step": (
+        "group_by=step: the last letter of the chase sent while the case was online "
+        "('notice', 'reminder-<n>', 'escalation-<party>'; '(none)': no letter yet, e.g. a "
+        "case routed to a partner hotline). For a removed case it is the step after which "
+        "the content came down; for a case still online, the last one it got."),
 }
 
 
