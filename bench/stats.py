@@ -153,13 +153,19 @@ async def load_sqlite(engine: Any, n: int) -> None:
         await conn.execute(text("ANALYZE"))
 
 
-async def timed(fn: Callable[[], Awaitable[Any]], runs: int) -> list[float]:
+async def timed(fn: Callable[[], Awaitable[Any]], runs: int,
+                cpu: list[float] | None = None) -> list[float]:
+    """Wall-clock ms of each run; `cpu` gets this process's CPU ms of each (on SQLite
+    the whole query: its connections' threads are in this process; on PostgreSQL the
+    client's share: the backends are other processes)."""
     await fn()  # warm the cache and the statement cache
     times = []
     for _ in range(runs):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         await fn()
         times.append((time.perf_counter() - start) * 1000)
+        if cpu is not None:
+            cpu.append((time.process_time() - start_cpu) * 1000)
     return times
 
 
@@ -175,7 +181,7 @@ async def measure(label: str, url: str, n: int, runs: int, *, dashboard: bool = 
     keys = {"country": Case.country, "asn": Case.asn, "week": week_start(Case.confirmed_at)}
     print(f"\n{label}: {n:,} cases, {runs} runs per query ({load_average()})")
     print(f"{'query':<26} {'groups':>6} {'p50 ms':>8} {'p95 ms':>8} {'bare p50':>9} {'ratio':>6}"
-          "  load")
+          f" {'cpu p50':>8}  load")
     try:
         for name, query, key, metrics in QUERIES:
             result: dict[str, Any] = {}
@@ -194,11 +200,13 @@ async def measure(label: str, url: str, n: int, runs: int, *, dashboard: bool = 
                 async with sessions() as session:
                     (await session.execute(bare_query)).all()
 
-            times = await timed(full, runs)
+            cpu: list[float] = []
+            times = await timed(full, runs, cpu)
             bare_times = await timed(bare, runs)
             p50, bare_p50 = statistics.median(times), statistics.median(bare_times)
             print(f"{name:<26} {len(result['groups']):>6} {p50:>8.0f} {pct(times, 0.95):>8.0f} "
-                  f"{bare_p50:>9.0f} {p50 / bare_p50:>6.1f}  {os.getloadavg()[0]:.1f}")
+                  f"{bare_p50:>9.0f} {p50 / bare_p50:>6.1f} {statistics.median(cpu):>8.0f}"
+                  f"  {os.getloadavg()[0]:.1f}")
         total = result["overall"]["time_to_removal"]
         print(f"(last query: {total['n']:,} cases, {total['censored']:,} censored, "
               f"median {total['median']['estimate']} s)")
@@ -208,10 +216,11 @@ async def measure(label: str, url: str, n: int, runs: int, *, dashboard: bool = 
             async def page() -> None:
                 html[:] = [await dashboard_html(sessions, StatsQuery(group_by="country"))]
 
-            times = await timed(page, runs)
+            cpu = []
+            times = await timed(page, runs, cpu)
             print(f"{'dashboard page, country':<26} {'':>6} {statistics.median(times):>8.0f} "
-                  f"{pct(times, 0.95):>8.0f} {'':>9} {'':>6}  {os.getloadavg()[0]:.1f}"
-                  f"   ({len(html[0]):,} bytes of HTML)")
+                  f"{pct(times, 0.95):>8.0f} {'':>9} {'':>6} {statistics.median(cpu):>8.0f}"
+                  f"  {os.getloadavg()[0]:.1f}   ({len(html[0]):,} bytes of HTML)")
     finally:
         await engine.dispose()
 
