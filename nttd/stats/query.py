@@ -1,9 +1,10 @@
 """What a statistics request asks for, and the SQL that aggregates it.
 
-The database does the heavy part: one row per (group, duration bin, observed or
-censored), with its count and the bin's longest duration in started minutes; never
-one row per case (nttd.stats.sqltime has the grid). The
-estimates are then made in Python over those steps (nttd.stats.survival).
+The database does the heavy part: one row per (group, duration bin), with its
+removed (events) and censored cases counted apart; never one row per case
+(nttd.stats.sqltime has the grid). A stopped clock's minutes are read from the case
+row (nttd.stats.stored); only running clocks are counted at "now". The estimates are
+then made in Python over those steps (nttd.stats.survival).
 """
 
 from __future__ import annotations
@@ -185,7 +186,7 @@ def _binned(inner: Any, *sums: Any) -> Select[Any]:
 
 def _minutes(stored: Any, at_now: ColumnElement[int], use_stored: bool) -> Any:
     """A clock's started minutes: the stored duration of a stopped clock
-    (nttd.statcolumns), else counted at now with the same arithmetic."""
+    (nttd.stats.stored), else counted at now with the same arithmetic."""
     return func.coalesce(stored, at_now) if use_stored else at_now
 
 
