@@ -2,6 +2,8 @@
 
     python bench/stats.py                        # 1,000,000 on PostgreSQL, 100,000 on SQLite
     python bench/stats.py --pg-cases 100000 --sqlite-cases 20000 --runs 5   # a quick run
+    python bench/stats.py --pg-database nttd_bench_1m --sqlite-file /tmp/b.db  # keep, reuse
+    python bench/stats.py --pg-database nttd_bench_1m --sqlite-file /tmp/b.db --drop
 
 Cases are bulk-generated (COPY through asyncpg on PostgreSQL, Core executemany on
 SQLite) with realistic removal delays: lognormal per hosting country and per network
@@ -13,9 +15,15 @@ country - run through `nttd.stats.stats_for` (the SQL aggregation and the estima
 as the API does them; all three clocks, and time to removal alone) `--runs` times
 each; it prints p50/p95 and the ratio of the p50 to that of a bare
 `SELECT key, count(*) ... GROUP BY key` over the same rows in the same run.
-Targets: p95 <= 300 ms on PostgreSQL at 1M, <= 1 s on SQLite at 100k.
+Then the coordinator's dashboard page (/stats by country: its figures and its HTML, as
+the web UI makes them, without the HTTP request). Every line shows the CPU time of this
+process (on SQLite that is the whole query; on PostgreSQL the client's share) and the
+load average, since the machine may be shared.
+Targets: p95 <= 300 ms on PostgreSQL at 1M, <= 1 s on SQLite at 100k, the dashboard
+<= 500 ms at 1M.
 PostgreSQL: NTTD_TEST_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/postgres);
-a scratch database is created and dropped.
+a scratch database is created and dropped, unless --pg-database names one: it is then
+kept (generated once, migrated and reused by later runs) until --drop.
 """
 
 from __future__ import annotations
@@ -36,12 +44,16 @@ from typing import Any
 
 import asyncpg
 from sqlalchemy import func, insert, select, text
+from sqlalchemy.exc import DBAPIError
 
-from nttd.db import make_engine, make_sessionmaker
+from nttd.auth import Role
+from nttd.db import READ_ONLY, make_engine, make_sessionmaker
 from nttd.migrate import upgrade
 from nttd.models import Case, Hotline
 from nttd.stats import METRICS, StatsQuery, stats_for
 from nttd.stats.sqltime import week_start
+from nttd.web.dashboard import PARAMS, dashboard_figures, page_values
+from nttd.web.render import environment
 
 PG_ADMIN = os.environ.get("NTTD_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
@@ -55,6 +67,8 @@ NETWORKS_PER_COUNTRY = 25
 REGISTRARS = [f"Registrar {i}, Inc." for i in range(40)]
 TLDS = ["com", "net", "org", "ru", "nl", "de", "io", "xyz", "info", "top"]
 CDNS = ["Cloudflare", "Akamai", "Fastly"]
+CHASE_STEPS = ["notice", "reminder-1", "reminder-2", "escalation-host", "escalation-registrar"]
+CHASE_WEIGHTS = [60, 20, 10, 6, 4]
 QUERIES = [("by country", StatsQuery(group_by="country"), "country", METRICS),
            ("by asn", StatsQuery(group_by="asn"), "asn", METRICS),
            ("by week", StatsQuery(group_by="week"), "week", METRICS),
@@ -82,6 +96,7 @@ def generate(n: int, seed: int = 1) -> Iterator[dict[str, Any]]:
         still_open = rng.random() < 0.2 or removed > NOW
         partner = rng.random() < 0.3
         reappeared = 1 if not still_open and rng.random() < 0.02 else 0
+        chase = rng.choices(CHASE_STEPS, CHASE_WEIGHTS)[0]
         acknowledged = (notice + timedelta(hours=rng.lognormvariate(1.5, 1.0))
                         if partner and rng.random() < 0.5 else None)
         yield {
@@ -103,6 +118,7 @@ def generate(n: int, seed: int = 1) -> Iterator[dict[str, Any]]:
             "route_hotline_id": 1 if partner else None,
             "resolve_attempts": 0, "check_count": 0, "gone_streak": 0,
             "reappeared_count": reappeared,
+            "chase_step": chase,
         }
 
 
@@ -145,13 +161,19 @@ async def load_sqlite(engine: Any, n: int) -> None:
         await conn.execute(text("ANALYZE"))
 
 
-async def timed(fn: Callable[[], Awaitable[Any]], runs: int) -> list[float]:
+async def timed(fn: Callable[[], Awaitable[Any]], runs: int,
+                cpu: list[float] | None = None) -> list[float]:
+    """Wall-clock ms of each run; `cpu` gets this process's CPU ms of each (on SQLite
+    the whole query: its connections' threads are in this process; on PostgreSQL the
+    client's share: the backends are other processes)."""
     await fn()  # warm the cache and the statement cache
     times = []
     for _ in range(runs):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         await fn()
         times.append((time.perf_counter() - start) * 1000)
+        if cpu is not None:
+            cpu.append((time.process_time() - start_cpu) * 1000)
     return times
 
 
@@ -160,12 +182,14 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, math.ceil(p * len(ordered)) - 1)]
 
 
-async def measure(label: str, url: str, n: int, runs: int) -> None:
+async def measure(label: str, url: str, n: int, runs: int, *, dashboard: bool = True) -> None:
     engine = make_engine(url)
-    sessions = make_sessionmaker(engine)
+    # Read-only sessions, as the API and the web UI use (nttd.services.read_sessions).
+    sessions = make_sessionmaker(engine.execution_options(**{READ_ONLY: True}))
     keys = {"country": Case.country, "asn": Case.asn, "week": week_start(Case.confirmed_at)}
-    print(f"\n{label}: {n:,} cases, {runs} runs per query")
-    print(f"{'query':<26} {'groups':>6} {'p50 ms':>8} {'p95 ms':>8} {'bare p50':>9} {'ratio':>6}")
+    print(f"\n{label}: {n:,} cases, {runs} runs per query ({load_average()})")
+    print(f"{'query':<26} {'groups':>6} {'p50 ms':>8} {'p95 ms':>8} {'bare p50':>9} {'ratio':>6}"
+          f" {'cpu p50':>8}  load")
     try:
         for name, query, key, metrics in QUERIES:
             result: dict[str, Any] = {}
@@ -184,55 +208,139 @@ async def measure(label: str, url: str, n: int, runs: int) -> None:
                 async with sessions() as session:
                     (await session.execute(bare_query)).all()
 
-            times = await timed(full, runs)
+            cpu: list[float] = []
+            times = await timed(full, runs, cpu)
             bare_times = await timed(bare, runs)
             p50, bare_p50 = statistics.median(times), statistics.median(bare_times)
             print(f"{name:<26} {len(result['groups']):>6} {p50:>8.0f} {pct(times, 0.95):>8.0f} "
-                  f"{bare_p50:>9.0f} {p50 / bare_p50:>6.1f}")
+                  f"{bare_p50:>9.0f} {p50 / bare_p50:>6.1f} {statistics.median(cpu):>8.0f}"
+                  f"  {os.getloadavg()[0]:.1f}")
         total = result["overall"]["time_to_removal"]
         print(f"(last query: {total['n']:,} cases, {total['censored']:,} censored, "
               f"median {total['median']['estimate']} s)")
+        if dashboard:
+            html: list[str] = []
+
+            async def page() -> None:
+                html[:] = [await dashboard_html(sessions, StatsQuery(group_by="country"))]
+
+            cpu = []
+            times = await timed(page, runs, cpu)
+            print(f"{'dashboard page, country':<26} {'':>6} {statistics.median(times):>8.0f} "
+                  f"{pct(times, 0.95):>8.0f} {'':>9} {'':>6} {statistics.median(cpu):>8.0f}"
+                  f"  {os.getloadavg()[0]:.1f}   ({len(html[0]):,} bytes of HTML)")
     finally:
         await engine.dispose()
 
 
+async def dashboard_html(sessions: Any, query: StatsQuery) -> str:
+    """The coordinator's /stats page as the web UI makes it (figures and template),
+    without the HTTP request around it."""
+    values = await dashboard_figures(sessions, query, now=NOW, min_group=10)
+    given = {**{name: "" for name in PARAMS}, "group_by": query.group_by}
+    return environment().get_template("stats.html").render(
+        me=None, csrf_token="", Role=Role, **page_values(given, None, values))
+
+
+async def _count(url: str) -> int | None:
+    """Cases in an existing bench database (None: no cases table yet)."""
+    engine = make_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return int((await conn.execute(text("SELECT count(*) FROM cases"))).scalar_one())
+    except DBAPIError:  # a fresh database has no table yet
+        return None
+    finally:
+        await engine.dispose()
+
+
+async def prepare(url: str, n: int, label: str,
+                  load: Callable[[str, int], Awaitable[None]]) -> None:
+    """Migrate the database at `url` (a reused one gets the new migrations and their
+    backfills) and load `n` cases unless it already holds them."""
+    held = await _count(url)
+    engine = make_engine(url)
+    start = time.perf_counter()
+    await upgrade(engine)
+    await engine.dispose()
+    if held is not None:
+        print(f"{label}: migrated the reused database in {time.perf_counter() - start:.1f} s")
+        if url.startswith("postgresql"):  # a migration's backfill leaves dead rows
+            conn = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
+            try:
+                await conn.execute("VACUUM ANALYZE cases")
+            finally:
+                await conn.close()
+    if held == n:
+        print(f"{label}: reusing {n:,} cases")
+        return
+    if held:
+        raise SystemExit(f"{label}: the database holds {held:,} cases, not {n:,}; "
+                         "drop it (--drop) or name another")
+    start = time.perf_counter()
+    await load(url, n)
+    print(f"{label}: loaded {n:,} cases in {time.perf_counter() - start:.0f} s")
+
+
+async def _load_sqlite_url(url: str, n: int) -> None:
+    engine = make_engine(url)
+    try:
+        await load_sqlite(engine, n)
+    finally:
+        await engine.dispose()
+
+
+def load_average() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f}, {five:.2f}, {fifteen:.2f}"
+
+
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pg-cases", type=int, default=1_000_000)
     parser.add_argument("--sqlite-cases", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--no-sqlite", action="store_true")
+    parser.add_argument("--no-dashboard", action="store_true")
+    parser.add_argument("--pg-database", metavar="NAME",
+                        help="generate into this PostgreSQL database and keep it, or reuse "
+                        "it if it already holds --pg-cases cases (default: a scratch "
+                        "database, dropped at the end)")
+    parser.add_argument("--sqlite-file", metavar="PATH", type=Path,
+                        help="the same for SQLite (default: a temporary file)")
+    parser.add_argument("--drop", action="store_true",
+                        help="drop --pg-database / delete --sqlite-file at the end")
     args = parser.parse_args()
     if not args.no_postgres:
-        name = "nttd_bench_stats_" + uuid.uuid4().hex[:8]
+        name = args.pg_database or "nttd_bench_stats_" + uuid.uuid4().hex[:8]
+        drop = args.drop or not args.pg_database
         admin = await asyncpg.connect(PG_ADMIN)
-        await admin.execute(f'CREATE DATABASE "{name}"')
+        exists = await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if not exists:
+            await admin.execute(f'CREATE DATABASE "{name}"')
         base = PG_ADMIN.rsplit("/", 1)[0].split("://", 1)[1]
         url = f"postgresql+asyncpg://{base}/{name}"
         try:
-            engine = make_engine(url)
-            await upgrade(engine)
-            await engine.dispose()
-            start = time.perf_counter()
-            await load_postgres(url, args.pg_cases)
-            print(f"PostgreSQL: loaded {args.pg_cases:,} cases in "
-                  f"{time.perf_counter() - start:.0f} s")
-            await measure("PostgreSQL", url, args.pg_cases, args.runs)
+            await prepare(url, args.pg_cases, "PostgreSQL", load_postgres)
+            await measure("PostgreSQL", url, args.pg_cases, args.runs,
+                          dashboard=not args.no_dashboard)
         finally:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            if drop:
+                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             await admin.close()
     if not args.no_sqlite:
         with tempfile.TemporaryDirectory() as tmp:
-            url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
-            engine = make_engine(url)
-            await upgrade(engine)
-            start = time.perf_counter()
-            await load_sqlite(engine, args.sqlite_cases)
-            await engine.dispose()
-            print(f"SQLite: loaded {args.sqlite_cases:,} cases in "
-                  f"{time.perf_counter() - start:.0f} s")
-            await measure("SQLite", url, args.sqlite_cases, args.runs)
+            path = args.sqlite_file or Path(tmp) / "bench.db"
+            url = f"sqlite+aiosqlite:///{path}"
+            try:
+                await prepare(url, args.sqlite_cases, "SQLite", _load_sqlite_url)
+                await measure("SQLite", url, args.sqlite_cases, args.runs,
+                              dashboard=not args.no_dashboard)
+            finally:
+                if args.drop and args.sqlite_file:
+                    args.sqlite_file.unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

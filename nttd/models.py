@@ -153,6 +153,13 @@ class Case(Base):
     # When the partner it was routed to was found not to have acknowledged it within
     # NTTD_PARTNER_ACK_DEADLINE (nttd.exchange.deadline): flagged once per case.
     ack_overdue_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The statistics' durations in started minutes once they no longer depend on "now"
+    # (removed, closed, acknowledged); NULL while they still grow. Kept by database
+    # triggers on every write of the clocks above (migration 0013, nttd.stats.stored):
+    # no code sets them, and the statistics count a NULL at "now".
+    stats_removal_minutes: Mapped[int | None] = mapped_column(Integer)
+    stats_notice_minutes: Mapped[int | None] = mapped_column(Integer)
+    stats_ack_minutes: Mapped[int | None] = mapped_column(Integer)
     # Set when retention anonymised the case (nttd.cases.retention).
     anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Leases.

@@ -290,7 +290,11 @@ OPENAPI: dict[str, Any] = {
             "summary": "Removal-time statistics per group (coordinator, analyst)",
             "description": _STATS_DESCRIPTION,
             "parameters": [
-                {"name": "group_by", "in": "query", "description": "what a group is",
+                {"name": "group_by", "in": "query",
+                 "description": "what a group is; step: the last letter of the chase sent "
+                                "while the case was online (notice, reminder-<n>, "
+                                "escalation-<party>, (none)), for a removed case the one "
+                                "after which the content came down",
                  "schema": {"type": "string", "enum": list(_STATS_GROUPS)}},
                 {"name": "since", "in": "query",
                  "description": "cases confirmed at or after this time",

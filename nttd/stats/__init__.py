@@ -4,30 +4,39 @@ Other packages import from here only.
 """
 
 from nttd.stats.export import stats_csv, stats_table
-from nttd.stats.query import FILTERS, GROUPS, ROUTES, StatsError, StatsQuery
+from nttd.stats.query import FILTERS, GROUPS, NO_STEP, ROUTES, StatsError, StatsQuery
 from nttd.stats.removal import (
     DEFINITIONS,
+    LEAGUE_GROUPS,
     METRICS,
     kaplan_meier,
     km_quantile,
+    league_of,
     parse_metrics,
     removal_stats,
     stats_for,
+    step_order,
+    wilson,
 )
 
 __all__ = [
     "DEFINITIONS",
     "FILTERS",
     "GROUPS",
+    "LEAGUE_GROUPS",
     "METRICS",
+    "NO_STEP",
     "ROUTES",
     "StatsError",
     "StatsQuery",
     "kaplan_meier",
     "km_quantile",
+    "league_of",
     "parse_metrics",
     "removal_stats",
     "stats_csv",
     "stats_for",
     "stats_table",
+    "step_order",
+    "wilson",
 ]

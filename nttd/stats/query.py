@@ -1,9 +1,10 @@
 """What a statistics request asks for, and the SQL that aggregates it.
 
-The database does the heavy part: one row per (group, duration bin, observed or
-censored), with its count and the bin's longest duration in started minutes; never
-one row per case (nttd.stats.sqltime has the grid). The
-estimates are then made in Python over those steps (nttd.stats.survival).
+The database does the heavy part: one row per (group, duration bin), with its
+removed (events) and censored cases counted apart; never one row per case
+(nttd.stats.sqltime has the grid). A stopped clock's minutes are read from the case
+row (nttd.stats.stored); only running clocks are counted at "now". The estimates are
+then made in Python over those steps (nttd.stats.survival).
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from sqlalchemy import (
     case,
     func,
     literal,
+    not_,
     null,
+    or_,
     select,
 )
 from sqlalchemy.sql.elements import ColumnElement
@@ -38,11 +41,12 @@ from nttd.stats.sqltime import (
 )
 
 GROUPS = ("country", "asn", "partner", "registrar", "cdn", "tld", "content_type",
-          "classification", "route", "week", "month")
+          "classification", "route", "week", "month", "step")
 ROUTES = ("partner", "direct")
 FILTERS = ("country", "partner", "route", "classification")
 DIRECT = "(direct)"  # the partner group of cases not routed to a partner
 NO_CDN = "(none)"    # the cdn group of cases not behind a CDN
+NO_STEP = "(none)"   # the step group of cases that had no letter of the chase (yet)
 _COUNTRY = re.compile(r"[A-Za-z]{2}")
 _MAX_FILTER = 200
 
@@ -137,6 +141,9 @@ def _group_key(group_by: str) -> tuple[SQLColumnExpression[Any], SQLColumnExpres
         "route": Case.route_kind,
         "week": week_start(Case.confirmed_at),
         "month": month_of(Case.confirmed_at),
+        # The last letter of the chase sent while the case was online (Case.chase_step):
+        # for a removed case, the step after which the content came down.
+        "step": func.coalesce(Case.chase_step, NO_STEP),
     }
     return keys[group_by], null()
 
@@ -166,47 +173,63 @@ def _from(query: StatsQuery, columns: list[SQLColumnExpression[Any]]) -> Select[
     return base.where(*_where(query))
 
 
-def _binned(inner: Any, *extra_keys: Any, sums: tuple[Any, ...] = ()) -> Select[Any]:
+def _binned(inner: Any, *sums: Any) -> Select[Any]:
     """Group the rows of `inner` (key, name, observed, minutes, ...) by grid bin
-    (nttd.stats.sqltime.bin_minutes gives the time that stands for a bin)."""
+    (nttd.stats.sqltime.bin_minutes gives the time that stands for a bin): one row
+    per (key, name, bin) with its events and censored cases counted apart."""
     c = inner.c
-    keys = [c.key, c.name, c.observed, grid_bin(c.minutes).label("bin"), *extra_keys]
-    return select(*keys, func.count().label("cases"), *sums).group_by(*keys)
+    keys = [c.key, c.name, grid_bin(c.minutes).label("bin")]
+    return select(*keys, func.count().filter(c.observed).label("events"),
+                  func.count().filter(not_(c.observed)).label("censored"),
+                  *sums).group_by(*keys)
 
 
-def removal_steps(query: StatsQuery, now: datetime) -> Select[Any]:
-    """Rows (key, name, observed, bin, reappeared, cases, reappearances) of the time
-    to removal; `reappeared`: the cases reappeared at least once."""
+def _minutes(stored: Any, at_now: ColumnElement[int], use_stored: bool) -> Any:
+    """A clock's started minutes: the stored duration of a stopped clock
+    (nttd.stats.stored), else counted at now with the same arithmetic."""
+    return func.coalesce(stored, at_now) if use_stored else at_now
+
+
+def removal_steps(query: StatsQuery, now: datetime, *, stored: bool = True) -> Select[Any]:
+    """Rows (key, name, bin, events, censored, reappeared_cases, ever_removed,
+    reappearances) of the time to removal; `reappeared_cases`: the cases that
+    reappeared at least once; `ever_removed`: removed now or reappeared."""
     clock = _Clock.at(now)
     key, name = _group_key(query.group_by)
     inner = _from(query, [
         key.label("key"), name.label("name"),
         Case.removed_at.is_not(None).label("observed"),
-        started_minutes(clock.end - epoch_seconds(Case.confirmed_at) - clock.held)
+        _minutes(Case.stats_removal_minutes, started_minutes(
+            clock.end - epoch_seconds(Case.confirmed_at) - clock.held), stored)
         .label("minutes"),
         (Case.reappeared_count > 0).label("reappeared"),
         Case.reappeared_count.label("reappearances"),
     ]).subquery()
-    return _binned(inner, inner.c.reappeared, sums=(
-        func.coalesce(func.sum(inner.c.reappearances), 0).label("reappearances"),))
+    c = inner.c
+    return _binned(
+        inner, func.count().filter(c.reappeared).label("reappeared_cases"),
+        func.count().filter(or_(c.observed, c.reappeared)).label("ever_removed"),
+        func.coalesce(func.sum(c.reappearances), 0).label("reappearances"))
 
 
-def notice_steps(query: StatsQuery, now: datetime) -> Select[Any]:
-    """Rows (key, name, observed, bin, cases) of the time from the first notice to
+def notice_steps(query: StatsQuery, now: datetime, *, stored: bool = True) -> Select[Any]:
+    """Rows (key, name, bin, events, censored) of the time from the first notice to
     removal, over the cases that had a notice."""
     clock = _Clock.at(now)
     key, name = _group_key(query.group_by)
     inner = _from(query, [
         key.label("key"), name.label("name"),
         Case.removed_at.is_not(None).label("observed"),
-        started_minutes(clock.end - epoch_seconds(Case.first_notice_at) - clock.held)
+        _minutes(Case.stats_notice_minutes, started_minutes(
+            clock.end - epoch_seconds(Case.first_notice_at) - clock.held), stored)
         .label("minutes"),
     ]).where(Case.first_notice_at.is_not(None)).subquery()
     return _binned(inner)
 
 
-def acknowledgement_steps(query: StatsQuery, now: datetime) -> Select[Any]:
-    """Rows (key, name, observed, bin, cases) of the time from the first notice to
+def acknowledgement_steps(query: StatsQuery, now: datetime, *,
+                          stored: bool = True) -> Select[Any]:
+    """Rows (key, name, bin, events, censored) of the time from the first notice to
     the recipient's acknowledgement; a case not acknowledged is censored when it was
     removed or closed, or now."""
     clock = _Clock.at(now)
@@ -215,6 +238,7 @@ def acknowledgement_steps(query: StatsQuery, now: datetime) -> Select[Any]:
     stop = case((acknowledged, epoch_seconds(Case.acknowledged_at)), else_=clock.end)
     inner = _from(query, [
         key.label("key"), name.label("name"), acknowledged.label("observed"),
-        started_minutes(stop - epoch_seconds(Case.first_notice_at)).label("minutes"),
+        _minutes(Case.stats_ack_minutes, started_minutes(
+            stop - epoch_seconds(Case.first_notice_at)), stored).label("minutes"),
     ]).where(Case.first_notice_at.is_not(None)).subquery()
     return _binned(inner)

@@ -27,19 +27,22 @@ once, as SQLAlchemy Core expressions:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from functools import cache
 from typing import Any
 
 from sqlalchemy import BigInteger, Float, Integer, String, cast, func, literal, text
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
+
+from nttd.db import READ_ONLY
 
 _UNIX_EPOCH_JULIAN_DAY = 2440587.5
 
@@ -177,12 +180,7 @@ async def prepared(session: AsyncSession) -> AsyncIterator[None]:
     the library was built without its math functions."""
     connection = await session.connection()
     if connection.dialect.name != "postgresql":
-        try:
-            await connection.execute(text("SELECT ln(2.0)"))
-        except OperationalError:  # SQLite built without SQLITE_ENABLE_MATH_FUNCTIONS
-            raw = await connection.get_raw_connection()
-            await raw.driver_connection.create_function(  # type: ignore[union-attr]
-                "ln", 1, _ln, deterministic=True)
+        await _sqlite_ln(connection)
         yield
         return
     for name, value in _PG_SETTINGS.items():
@@ -190,6 +188,52 @@ async def prepared(session: AsyncSession) -> AsyncIterator[None]:
     yield  # after a failure the transaction is rolled back, and SET LOCAL with it
     for name in _PG_SETTINGS:
         await connection.execute(text(f"SET LOCAL {name} TO DEFAULT"))
+
+
+async def _sqlite_ln(connection: AsyncConnection) -> None:
+    try:
+        await connection.execute(text("SELECT ln(2.0)"))
+    except OperationalError:  # SQLite built without SQLITE_ENABLE_MATH_FUNCTIONS
+        raw = await connection.get_raw_connection()
+        await raw.driver_connection.create_function(  # type: ignore[union-attr]
+            "ln", 1, _ln, deterministic=True)
+
+
+async def fetch_all(session: AsyncSession, statements: Sequence[Any]) -> list[list[Any]]:
+    """The rows of each statement, inside :func:`prepared`. When the session only
+    reads (nttd.db.READ_ONLY: the API's and the web UI's sessions), the statements
+    after the first run at the same time on connections of their own: each is one scan
+    that one process (a PostgreSQL backend, an SQLite connection's thread) aggregates,
+    so side by side they use the cores. Otherwise one after the other in the session's
+    transaction, which may hold writes of its own that other connections would not see
+    (and on SQLite holds the write lock)."""
+    connection = await session.connection()
+    bind = session.bind
+    postgresql = connection.dialect.name == "postgresql"
+    database = connection.engine.url.database or ""
+    in_memory = database in ("", ":memory:") or "mode=memory" in str(connection.engine.url)
+    apart = (len(statements) > 1 and isinstance(bind, AsyncEngine)
+             and bool(bind.get_execution_options().get(READ_ONLY, False))
+             and (postgresql or not in_memory))  # each connection has its own memory DB
+    async with prepared(session):
+        if not apart:
+            return [list((await connection.execute(s)).all()) for s in statements]
+        assert isinstance(bind, AsyncEngine)
+
+        async def here(statement: Any) -> list[Any]:
+            return list((await connection.execute(statement)).all())
+
+        async def own(statement: Any) -> list[Any]:
+            async with bind.connect() as other:  # rolled back (SET LOCAL too) on leaving
+                if postgresql:
+                    for name, value in _PG_SETTINGS.items():
+                        await other.execute(text(f"SET LOCAL {name} = {value}"))
+                else:
+                    await _sqlite_ln(other)
+                return list((await other.execute(statement)).all())
+
+        return list(await asyncio.gather(here(statements[0]),
+                                         *(own(s) for s in statements[1:])))
 
 
 def _ln(value: float | None) -> float | None:

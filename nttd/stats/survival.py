@@ -40,18 +40,18 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import cached_property
+from functools import cache, cached_property
 from statistics import NormalDist
-from typing import Any
+from typing import Any, NamedTuple
 
 _TOLERANCE = 1e-12  # rounding allowance when comparing S or a band with 1 - p
 QUANTILES = {"median": 0.5, "p75": 0.75, "p90": 0.9}
 HORIZONS = {"24h": timedelta(hours=24), "72h": timedelta(hours=72), "7d": timedelta(days=7)}
 
 
-@dataclass(frozen=True, slots=True)
-class Step:
-    """The curve at one event time; it holds until the next event time."""
+class Step(NamedTuple):
+    """The curve at one event time; it holds until the next event time. (A named
+    tuple: a curve over a million cases has thousands, made quickly.)"""
 
     time: float
     at_risk: int
@@ -135,6 +135,11 @@ def group_samples(samples: Iterable[tuple[float, bool]]) -> list[tuple[float, in
     return [(duration, e, c) for duration, (e, c) in grouped.items()]
 
 
+@cache
+def _normal_quantile(p: float) -> float:
+    return NormalDist().inv_cdf(p)
+
+
 def kaplan_meier(
     steps: Iterable[tuple[float, int, int]], *, confidence: float = 0.95
 ) -> Survival:
@@ -146,32 +151,41 @@ def kaplan_meier(
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must be between 0 and 1 (exclusive), not {confidence}")
     merged: dict[float, list[int]] = {}
+    isfinite = math.isfinite
+    total_events = total_censored = 0
     for duration, events, censored in steps:
-        if not (math.isfinite(duration) and duration >= 0):
+        if not (isfinite(duration) and duration >= 0):
             raise ValueError(f"a duration must be finite and >= 0, not {duration!r}")
         if events < 0 or censored < 0:
             raise ValueError(f"counts must be >= 0, not {events} events, {censored} censored")
-        pair = merged.setdefault(float(duration), [0, 0])
-        pair[0] += events
-        pair[1] += censored
-    total_events = sum(e for e, _ in merged.values())
-    total_censored = sum(c for _, c in merged.values())
+        key = float(duration)
+        pair = merged.get(key)
+        if pair is None:
+            merged[key] = [events, censored]
+        else:
+            pair[0] += events
+            pair[1] += censored
+        total_events += events
+        total_censored += censored
     at_risk = total_events + total_censored
-    z = NormalDist().inv_cdf(0.5 + confidence / 2.0)
+    z = _normal_quantile(0.5 + confidence / 2.0)
     survival, greenwood, upper = 1.0, 0.0, 1.0
     curve: list[Step] = []
+    # The loop runs once per distinct duration of every group and clock (hundreds of
+    # thousands at a million cases): names bound locally, steps made as plain tuples.
+    exp, sqrt, log, nan, make = math.exp, math.sqrt, math.log, math.nan, tuple.__new__
     for time in sorted(merged):
         events, censored = merged[time]
         if events:
             survival *= (at_risk - events) / at_risk
             if events < at_risk:
                 greenwood += events / (at_risk * (at_risk - events))
-                scale = math.exp(z * math.sqrt(greenwood) / -math.log(survival))
+                scale = exp(z * sqrt(greenwood) / -log(survival))
                 lower, upper = survival**scale, survival ** (1.0 / scale)
                 variance = survival * survival * greenwood
             else:  # every case at risk removed: S = 0, log-log undefined (module doc)
-                survival, lower, variance = 0.0, 0.0, math.nan
-            curve.append(Step(time, at_risk, events, survival, variance, lower, upper))
+                survival, lower, variance = 0.0, 0.0, nan
+            curve.append(make(Step, (time, at_risk, events, survival, variance, lower, upper)))
         at_risk -= events + censored
     return Survival(
         steps=tuple(curve),

@@ -229,6 +229,53 @@ def median_chart(rows: Sequence[Interval], *, title: str) -> str:
     return _svg(title, body, height)
 
 
+# Shares (the chase steps).
+
+@dataclass(frozen=True)
+class Share:
+    label: str
+    estimate: float | None  # 0..1; None: nothing to show
+    lower: float | None
+    upper: float | None
+    note: str = ""          # the counts behind it, for the tooltip
+
+
+def share_chart(rows: Sequence[Share], *, title: str) -> str:
+    """Shares as horizontal bars on a linear 0-100% axis, whiskers over the interval."""
+    left, right = 160.0, WIDTH - RIGHT
+    height = TOP + len(rows) * (BAR + GAP) + BOTTOM
+    axis_y = height - BOTTOM + 4
+
+    def x(share: float) -> float:
+        return round(left + min(max(share, 0.0), 1.0) * (right - left), 2)
+
+    body = [f'<line class="axis" x1="{left}" y1="{axis_y}" x2="{right}" y2="{axis_y}"/>']
+    for tick in (0.0, 0.25, 0.5, 0.75, 1.0):
+        body.append(f'<line class="grid" x1="{x(tick)}" y1="{TOP}" x2="{x(tick)}" '
+                    f'y2="{axis_y}"/>')
+        body.append(f'<text class="tick" x="{x(tick)}" y="{axis_y + 16}" '
+                    f'text-anchor="middle">{tick * 100:.0f}%</text>')
+    for i, row in enumerate(rows):
+        y = TOP + i * (BAR + GAP)
+        mid = y + BAR / 2
+        tip = (f"{escape(row.label)}: {percent(row.estimate)} (95% CI {percent(row.lower)}"
+               f"\u2013{percent(row.upper)}){' ' + escape(row.note) if row.note else ''}")
+        body.append(f'<g class="bar-row"><title>{tip}</title>')
+        body.append(f'<text class="label" x="{left - 6}" y="{mid + 4}" '
+                    f'text-anchor="end">{escape(row.label[:22])}</text>')
+        if row.estimate is not None:
+            body.append(f'<rect class="bar" x="{left}" y="{y}" '
+                        f'width="{round(x(row.estimate) - left, 2)}" height="{BAR}"/>')
+        if row.lower is not None and row.upper is not None:
+            x1, x2 = x(row.lower), x(row.upper)
+            body.append(f'<line class="whisker" x1="{x1}" y1="{mid}" x2="{x2}" y2="{mid}"/>')
+            for edge in (x1, x2):
+                body.append(f'<line class="whisker" x1="{edge}" y1="{mid - 5}" x2="{edge}" '
+                            f'y2="{mid + 5}"/>')
+        body.append("</g>")
+    return _svg(title, body, height)
+
+
 # The trends.
 
 @dataclass(frozen=True)

@@ -9,28 +9,46 @@ NTTD_STATS_MIN_GROUP left out, never a URL, a host, a network or a case.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from aiohttp import web
 
 from nttd.auth import Role
-from nttd.stats import FILTERS, GROUPS, ROUTES, StatsError, StatsQuery, stats_csv, stats_for
+from nttd.stats import (
+    FILTERS,
+    GROUPS,
+    LEAGUE_GROUPS,
+    ROUTES,
+    StatsError,
+    StatsQuery,
+    league_of,
+    stats_csv,
+    stats_for,
+    wilson,
+)
 from nttd.web.base import context, require, services
 from nttd.web.charts import (
     DAY,
     HOUR,
     Curve,
     Interval,
+    Share,
     Trend,
     duration_text,
     median_chart,
     percent,
+    share_chart,
     survival_chart,
     trend_chart,
 )
 from nttd.web.render import page
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 PARAMS = ("group_by", "since", "until", *FILTERS)
 CURVES_SHOWN = 8     # the largest groups get a curve; the tables have them all
@@ -153,23 +171,70 @@ async def stats_page(request: web.Request) -> web.Response:
     query, error, given = _query(request)
     values: dict[str, Any] = {}
     if query is not None:
-        async with svc.read_sessions() as session:
-            result = await stats_for(session, query, now=svc.clock(),
-                                     min_group=svc.settings.stats_min_group, league=True,
-                                     metrics=DASHBOARD_METRICS, curves=True)
-            weeks = result if query.group_by == "week" else await stats_for(
-                session, query.regrouped("week"), now=svc.clock(),
-                min_group=svc.settings.stats_min_group, metrics=("time_to_removal",))
-        values = dashboard_values(result, weeks)
+        values = await dashboard_figures(svc.read_sessions, query, now=svc.clock(),
+                                         min_group=svc.settings.stats_min_group)
+    return page("stats.html", status=400 if error else 200,
+                **context(request, **page_values(given, error, values)))
+
+
+async def dashboard_figures(sessions: Callable[[], AsyncSession], query: StatsQuery, *,
+                            now: datetime, min_group: int) -> dict[str, Any]:
+    """What the dashboard draws for `query` (the page without the request around it).
+
+    Each breakdown is asked for once (the league table's and the trend's reuse the
+    main one when it is theirs), time to removal only, and the questions run at the
+    same time, each on a session of its own (so on a connection of its own)."""
+
+    async def figures(grouped: StatsQuery, curves: bool = False) -> dict[str, Any]:
+        async with sessions() as session:
+            return await stats_for(session, grouped, now=now, min_group=min_group,
+                                   metrics=DASHBOARD_METRICS, curves=curves)
+
+    others = [name for name in (*LEAGUE_GROUPS, "week", "step") if name != query.group_by]
+    found = await asyncio.gather(figures(query, curves=True),
+                                 *(figures(query.regrouped(name)) for name in others))
+    result, by = found[0], {**dict(zip(others, found[1:], strict=True)),
+                            query.group_by: found[0]}
+    result = {**result, "league": {name: league_of(by[name]["groups"])
+                                   for name in LEAGUE_GROUPS}}
+    return dashboard_values(result, by["week"], by["step"])
+
+
+def page_values(given: Mapping[str, str], error: str | None,
+                values: Mapping[str, Any]) -> dict[str, Any]:
+    """The stats.html template's values besides who is signed in."""
     csv_params = {k: v for k, v in given.items() if v}
-    return page("stats.html", status=400 if error else 200, **context(
-        request, groups=GROUPS, routes=ROUTES, given=given, error=error,
-        csv_link="/stats.csv" + ("?" + urlencode(csv_params) if csv_params else ""),
-        api_query=urlencode({**csv_params, "format": "csv"}), read_at=READ_AT,
-        **values))
+    return {"groups": GROUPS, "routes": ROUTES, "given": given, "error": error,
+            "csv_link": "/stats.csv" + ("?" + urlencode(csv_params) if csv_params else ""),
+            "api_query": urlencode({**csv_params, "format": "csv"}), "read_at": READ_AT,
+            **values}
 
 
-def dashboard_values(result: Mapping[str, Any], weeks: Mapping[str, Any]) -> dict[str, Any]:
+def step_table(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Per chase step: its cases, how many came down after it, that share of all the
+    removals (Wilson 95% interval) and the median time to removal of its cases."""
+    removed = sum(r["removed"] for r in rows)
+    table = []
+    for r in rows:
+        share = wilson(r["removed"], removed) if removed else None
+        table.append({
+            "label": "(unknown)" if r["group"] is None else str(r["group"]),
+            "cases": r["cases"], "removed": r["removed"], "open": r["open"],
+            "share": share, "share_text": share_text(share),
+            "median": interval_text(r["time_to_removal"]["median"]),
+        })
+    return table
+
+
+def steps_svg(table: Sequence[Mapping[str, Any]], title: str) -> Any:
+    removed = sum(row["removed"] for row in table)
+    return share_chart([Share(row["label"], row["share"]["estimate"], row["share"]["lower"],
+                              row["share"]["upper"], f"{row['removed']} of {removed} removals")
+                        for row in table if row["share"] is not None], title=title)
+
+
+def dashboard_values(result: Mapping[str, Any], weeks: Mapping[str, Any],
+                     steps: Mapping[str, Any] | None = None) -> dict[str, Any]:
     rows = result["groups"]
     curve_rows = largest(rows, CURVES_SHOWN)
     median_rows = largest(rows, MEDIANS_SHOWN)
@@ -189,7 +254,16 @@ def dashboard_values(result: Mapping[str, Any], weeks: Mapping[str, Any]) -> dic
         "week_table": group_table(week_rows),
         "league": {name: {side: league_table(entries) for side, entries in table.items()}
                    for name, table in result.get("league", {}).items()},
+        **_steps(steps),
     }
+
+
+def _steps(steps: Mapping[str, Any] | None) -> dict[str, Any]:
+    table = step_table(steps["groups"]) if steps is not None else []
+    shown = any(row["share"] is not None for row in table)
+    return {"step_table": table,
+            "steps": steps_svg(table, "Share of the removals by the last letter sent before "
+                               "the content came down, with 95% intervals") if shown else None}
 
 
 async def stats_csv_download(request: web.Request) -> web.Response:
@@ -214,12 +288,16 @@ async def public_stats(request: web.Request) -> web.Response:
     if not svc.settings.public_stats:
         raise web.HTTPNotFound()
     min_group = svc.settings.stats_min_group
-    async with svc.read_sessions() as session:
-        by_country = await stats_for(session, StatsQuery(group_by="country"), now=svc.clock(),
-                                     min_group=min_group, metrics=("time_to_removal",),
-                                     curves=True)
-        by_month = await stats_for(session, StatsQuery(group_by="month"), now=svc.clock(),
-                                   min_group=min_group, metrics=("time_to_removal",))
+    now = svc.clock()
+
+    async def figures(group_by: str, curves: bool = False) -> dict[str, Any]:
+        async with svc.read_sessions() as session:  # one each: the two run side by side
+            return await stats_for(session, StatsQuery(group_by=group_by), now=now,
+                                   min_group=min_group, metrics=("time_to_removal",),
+                                   curves=curves)
+
+    by_country, by_month = await asyncio.gather(figures("country", curves=True),
+                                                figures("month"))
     overall = by_country["overall"]
     shown_overall = not overall["too_few"]
     countries = [r for r in estimated(by_country["groups"]) if r["group"] is not None]

@@ -126,7 +126,7 @@ async def test_every_group_by(engine: AsyncEngine) -> None:
     cases = [
         new_case(1, "NL", NOW - timedelta(hours=1), host="a.example.com",
                  route_kind="partner", route_hotline_id=1, classification="1A",
-                 content_type="image"),
+                 content_type="image", chase_step="reminder-1"),
         new_case(2, "DE", week_start, host="b.example.net", cdn="Cloudflare",
                  registrar="Other Registrar", classification="2", content_type="video"),
         new_case(3, "DE", NOW - timedelta(days=40), host="192.0.2.7",
@@ -145,6 +145,7 @@ async def test_every_group_by(engine: AsyncEngine) -> None:
         "route": ["direct", "partner"],
         "week": ["2026-04-27", "2026-06-08"],
         "month": ["2026-05", "2026-06"],
+        "step": ["(none)", "reminder-1"],
     }
     assert set(expected) == set(GROUPS)
     for group_by, keys in expected.items():

@@ -77,8 +77,8 @@ async def test_dashboard_draws_every_chart_beside_its_table(ww: WebWorld) -> Non
     html = page.text
     assert "style=" not in html and "<script" not in html
     charts = svgs(html)
-    assert len(charts) == 3  # curves, medians, weekly trend
-    for section in ("curves", "medians", "trend"):
+    assert len(charts) == 4  # curves, medians, weekly trend, chase steps
+    for section in ("curves", "medians", "trend", "steps"):
         part = html.split(f'id="{section}"')[1].split("</section>")[0]
         assert "<svg " in part and '<table class="figures">' in part, section
     assert summary_count(html) == sum(COUNTS.values())
