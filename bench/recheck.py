@@ -90,17 +90,20 @@ async def insert_cases(url: str, targets: list[str]) -> None:
 
 
 async def run_workers(
-    url: str, count: int, n: int, tmp: Path, concurrency: int
+    url: str, count: int, n: int, tmp: Path, concurrency: int, poll: str = "1s"
 ) -> dict[str, float]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NTTD_")}
     env.update({"NTTD_DATABASE_URL": url, "NTTD_ALLOW_PRIVATE_TARGETS": "1",
-                "NTTD_RECHECK_SCHEDULE": "1h", "NTTD_WORKER_POLL_INTERVAL": "50ms",
+                "NTTD_RECHECK_SCHEDULE": "1h", "NTTD_WORKER_POLL_INTERVAL": poll,
                 "NTTD_CHECK_CONCURRENCY": str(concurrency), "NTTD_CHECK_PER_HOST": "100000",
                 "NTTD_LEASE_DURATION": "10m"})
+    profile = os.environ.get("BENCH_PROFILE")  # a directory: each worker under cProfile
     procs = [await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "nttd.cli", "worker", env=env, cwd=tmp,
+        sys.executable, *(["-m", "cProfile", "-o", f"{profile}/worker-{i}.prof"] if profile
+                          else []),
+        "-m", "nttd.cli", "worker", env=env, cwd=tmp,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
-        for _ in range(count)]
+        for i in range(count)]
     engine = make_engine(url)
     started = time.monotonic()
     try:
