@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import multiprocessing
 import os
 import signal
@@ -157,7 +158,9 @@ async def main() -> None:
     parser.add_argument("--concurrency", type=int, default=100, help="checks in flight per worker")
     parser.add_argument("--no-sqlite", action="store_true")
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
     args = parser.parse_args()
+    figures: list[dict[str, object]] = []
 
     hosts = [f"127.0.9.{i + 1}" for i in range(args.servers)]
     ctx = multiprocessing.get_context("spawn")
@@ -186,6 +189,7 @@ async def main() -> None:
                 finally:
                     await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
                     await admin.close()
+                figures.append(_figure(f"PostgreSQL, {args.workers} workers", r, raw))
                 print(f"PostgreSQL, {args.workers} workers: {r['rate']:,.0f} checks/s "
                       f"({r['checks']} checks in {r['seconds']:.1f}s), "
                       f"{r['rate'] / raw:.2f} of raw, "
@@ -195,6 +199,7 @@ async def main() -> None:
                 url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
                 await insert_cases(url, targets)
                 r = await run_workers(url, 1, args.urls, Path(tmp), args.concurrency)
+                figures.append(_figure("SQLite, 1 worker", r, raw))
                 print(f"SQLite, 1 worker: {r['rate']:,.0f} checks/s "
                       f"({r['checks']} checks in {r['seconds']:.1f}s), "
                       f"{r['rate'] / raw:.2f} of raw, peak RSS {r['rss_max_mb']:.0f} MB, "
@@ -202,6 +207,18 @@ async def main() -> None:
     finally:
         server.terminate()
         server.join()
+    if args.json:  # one line for bench/run_all.py
+        print(json.dumps({"bench": "recheck", "params": {
+            "urls": args.urls, "workers": args.workers, "servers": args.servers,
+            "concurrency": args.concurrency}, "figures": figures}))
+
+
+def _figure(label: str, r: dict[str, float], raw: float) -> dict[str, object]:
+    return {"name": f"re-check rate, {label}", "unit": "checks/s", "value": round(r["rate"], 1),
+            "baseline": "raw aiohttp HEAD loop", "baseline_value": round(raw, 1),
+            "ratio": round(r["rate"] / raw, 3), "better": "higher",
+            "cpu_ms_per_check": round(r["cpu_ms_per_check"], 3),
+            "peak_rss_mb": round(r["rss_max_mb"], 1)}
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import math
 import os
 import random
@@ -160,10 +161,11 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, math.ceil(p * len(ordered)) - 1)]
 
 
-async def measure(label: str, url: str, n: int, runs: int) -> None:
+async def measure(label: str, url: str, n: int, runs: int) -> list[dict[str, Any]]:
     engine = make_engine(url)
     sessions = make_sessionmaker(engine)
     keys = {"country": Case.country, "asn": Case.asn, "week": week_start(Case.confirmed_at)}
+    figures: list[dict[str, Any]] = []
     print(f"\n{label}: {n:,} cases, {runs} runs per query")
     print(f"{'query':<26} {'groups':>6} {'p50 ms':>8} {'p95 ms':>8} {'bare p50':>9} {'ratio':>6}")
     try:
@@ -189,11 +191,17 @@ async def measure(label: str, url: str, n: int, runs: int) -> None:
             p50, bare_p50 = statistics.median(times), statistics.median(bare_times)
             print(f"{name:<26} {len(result['groups']):>6} {p50:>8.0f} {pct(times, 0.95):>8.0f} "
                   f"{bare_p50:>9.0f} {p50 / bare_p50:>6.1f}")
+            figures.append({"name": f"{label} {n} cases: {name} p50", "unit": "ms",
+                            "value": round(p50, 1), "p95": round(pct(times, 0.95), 1),
+                            "baseline": "bare GROUP BY count p50",
+                            "baseline_value": round(bare_p50, 1),
+                            "ratio": round(p50 / bare_p50, 2), "better": "lower"})
         total = result["overall"]["time_to_removal"]
         print(f"(last query: {total['n']:,} cases, {total['censored']:,} censored, "
               f"median {total['median']['estimate']} s)")
     finally:
         await engine.dispose()
+    return figures
 
 
 async def main() -> None:
@@ -203,7 +211,9 @@ async def main() -> None:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--no-sqlite", action="store_true")
+    parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
     args = parser.parse_args()
+    figures: list[dict[str, Any]] = []
     if not args.no_postgres:
         name = "nttd_bench_stats_" + uuid.uuid4().hex[:8]
         admin = await asyncpg.connect(PG_ADMIN)
@@ -218,7 +228,7 @@ async def main() -> None:
             await load_postgres(url, args.pg_cases)
             print(f"PostgreSQL: loaded {args.pg_cases:,} cases in "
                   f"{time.perf_counter() - start:.0f} s")
-            await measure("PostgreSQL", url, args.pg_cases, args.runs)
+            figures += await measure("PostgreSQL", url, args.pg_cases, args.runs)
         finally:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             await admin.close()
@@ -232,7 +242,12 @@ async def main() -> None:
             await engine.dispose()
             print(f"SQLite: loaded {args.sqlite_cases:,} cases in "
                   f"{time.perf_counter() - start:.0f} s")
-            await measure("SQLite", url, args.sqlite_cases, args.runs)
+            figures += await measure("SQLite", url, args.sqlite_cases, args.runs)
+    if args.json:  # one line for bench/run_all.py
+        print(json.dumps({"bench": "stats", "params": {
+            "pg_cases": 0 if args.no_postgres else args.pg_cases,
+            "sqlite_cases": 0 if args.no_sqlite else args.sqlite_cases, "runs": args.runs},
+            "figures": figures}))
 
 
 if __name__ == "__main__":

@@ -24,13 +24,20 @@ from resolvers.resolve import Resolution, resolve_url
 
 log = logging.getLogger(__name__)
 MAX_RESOLVE_ATTEMPTS = 8
+# Cases claimed per round and resolved at the same time. Resolving waits on DNS, RDAP
+# and a dozen database round trips per case, so it is latency-bound: more in flight is
+# faster, up to the connection pool (nttd.db: 20 per process). A round must finish
+# within NTTD_LEASE_DURATION, or another worker takes its cases again.
+RESOLVE_BATCH = 50
+RESOLVE_CONCURRENCY = 16
 
 
 def resolve_backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(30 * 2 ** max(attempts - 1, 0), 6 * 3600))
 
 
-async def resolve_due_cases(svc: Services, *, limit: int = 20, concurrency: int = 10) -> int:
+async def resolve_due_cases(svc: Services, *, limit: int = RESOLVE_BATCH,
+                            concurrency: int = RESOLVE_CONCURRENCY) -> int:
     now = svc.clock()
     async with svc.sessions() as session, session.begin():
         ids = await claim(
