@@ -30,8 +30,9 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nttd.cases import CHECKED_STATUSES, CaseStatus, record_event, schedule, transition
@@ -116,6 +117,15 @@ _PLAIN_COLUMNS = ("check_count", "first_online_at", "gone_streak", "gone_streak_
 _PLAIN_STATUSES = frozenset({CaseStatus.MONITORING.value, CaseStatus.REAPPEARED.value})
 
 
+_CASES = cast(Table, Case.__table__)
+_CHECKS = cast(Table, Check.__table__)
+# One UPDATE per row by primary key, sent as one executemany (Core: no ORM bookkeeping).
+_BULK_UPDATE = (
+    update(_CASES).where(_CASES.c.id == bindparam("b_id"))
+    .values({c: bindparam(f"b_{c}") for c in (*_PLAIN_COLUMNS, "lease_owner", "lease_until")})
+)
+
+
 def _is_plain(status: str, verdict: str, gone_streak: int, settings: Settings) -> bool:
     """A check that only moves counters and the next check on: no transition, no event
     (not the first check after routing, not after removal, cannot confirm removal)."""
@@ -170,11 +180,11 @@ async def _record_batch(
                 full.append(row.id)
                 continue
             del values["status"]
-            updates.append(values)
+            updates.append({f"b_{k}": v for k, v in values.items()})
         if checks:
-            await session.execute(insert(Check), checks)
+            await session.execute(insert(_CHECKS), checks)  # Core: no ORM bookkeeping
         if updates:
-            await session.execute(update(Case), updates)
+            await session.execute(_BULK_UPDATE, updates)
         for case in await session.scalars(select(Case).where(Case.id.in_(full))) if full else ():
             case.lease_owner = case.lease_until = None
             result = by_id[case.id].result
