@@ -18,7 +18,6 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
@@ -41,7 +40,7 @@ from nttd.cases import (
     verify_audit_trail,
 )
 from nttd.clock import utcnow
-from nttd.db import make_engine, make_sessionmaker
+from nttd.db import make_engine, make_sessionmaker, ping
 from nttd.partners import PartnerFileError, load_partners, read_partner_file
 from nttd.services import (
     Services,
@@ -475,12 +474,8 @@ def _reason(exc: BaseException) -> str:
 
 async def database_problem(engine: Any) -> str | None:
     """None if the database answers a trivial query, else why not (one line)."""
-    async def probe() -> None:
-        async with engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
-
     try:
-        await asyncio.wait_for(probe(), timeout=DB_CONNECT_TIMEOUT)
+        await asyncio.wait_for(ping(engine), timeout=DB_CONNECT_TIMEOUT)
     except (OSError, TimeoutError, SQLAlchemyError) as exc:
         return _reason(exc)
     return None
