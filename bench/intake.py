@@ -101,6 +101,34 @@ def query_counts(net: LoopbackNet, hosts: list[str]) -> dict[str, Any]:
     }
 
 
+async def measure(db: Db, base_url: str, token: str, targets: list[str], batch: int,
+                  cap: float, started: float) -> tuple[float, float, float]:
+    """POST the URLs and wait until every case has a first notice: (seconds to POST
+    them all, seconds until all were resolved, seconds until all had a notice)."""
+    urls = len(targets)
+    submitting = asyncio.create_task(submit_urls(base_url, token, targets, batch=batch))
+    posted_in = resolved_in = None
+    while True:
+        await asyncio.sleep(0.5)
+        now = time.monotonic() - started
+        if posted_in is None and submitting.done():
+            await submitting  # raises if the API refused a batch
+            posted_in = now
+        cases, resolved, noticed = await progress(db)
+        if resolved_in is None and resolved >= urls:
+            resolved_in = now
+        if noticed >= urls and posted_in is not None and resolved_in is not None:
+            return posted_in, resolved_in, time.monotonic() - started
+        if now > cap:
+            submitting.cancel()
+            raise SystemExit(f"gave up after {cap:.0f} s: {cases} cases, {resolved} "
+                             f"resolved, {noticed} with a notice; "
+                             f"{dict(await db.case_statuses())}")
+        if int(now * 2) % 20 == 0:
+            log(f"{now:5.1f} s: {cases} cases, {resolved} resolved, "
+                f"{noticed} with a first notice")
+
+
 async def run(urls: int, hosts: int, workers: int, batch: int, cap: float) -> dict[str, Any]:
     name = "nttd_bench_" + uuid.uuid4().hex[:10]
     admin = await asyncpg.connect(PG_ADMIN)
@@ -122,28 +150,14 @@ async def run(urls: int, hosts: int, workers: int, batch: int, cap: float) -> di
                 targets = net.urls(urls)
                 log(f"{urls} URLs on {len(net.names)} hosts; serve + {workers} workers")
                 started = time.monotonic()
-                submitting = asyncio.create_task(
-                    submit_urls(serve.base_url, token, targets, batch=batch))
-                posted_in = resolved_in = None
-                while True:
-                    await asyncio.sleep(0.5)
-                    now = time.monotonic() - started
-                    if posted_in is None and submitting.done():
-                        await submitting  # raises if the API refused a batch
-                        posted_in = now
-                    cases, resolved, noticed = await progress(db)
-                    if resolved_in is None and resolved >= urls:
-                        resolved_in = now
-                    if noticed >= urls and posted_in is not None:
-                        break
-                    if now > cap:
-                        raise SystemExit(f"gave up after {cap:.0f} s: {cases} cases, "
-                                         f"{resolved} resolved, {noticed} with a notice; "
-                                         f"{dict(await db.case_statuses())}")
-                    if int(now * 2) % 20 == 0:
-                        log(f"{now:5.1f} s: {cases} cases, {resolved} resolved, "
-                            f"{noticed} with a first notice")
-                elapsed = time.monotonic() - started
+                try:
+                    result = await measure(db, serve.base_url, token, targets, batch, cap,
+                                           started)
+                except BaseException:
+                    for process in processes:  # why, before the logs go with the directory
+                        log(f"--- {process.name} log (tail):\n{process.log()[-4000:]}")
+                    raise
+                posted_in, resolved_in, elapsed = result
                 cpu = {p.name: cpu_seconds(p.proc.pid) for p in processes}
                 notices = await db.notice_statuses()
                 await db.close()
@@ -159,7 +173,6 @@ async def run(urls: int, hosts: int, workers: int, batch: int, cap: float) -> di
             await process.stop()
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
-    assert posted_in is not None and resolved_in is not None
     post_rate = urls / posted_in
     rate = urls / elapsed
     return {

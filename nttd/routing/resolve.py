@@ -24,12 +24,14 @@ from resolvers.resolve import Resolution, resolve_url
 
 log = logging.getLogger(__name__)
 MAX_RESOLVE_ATTEMPTS = 8
-# Cases claimed per round and resolved at the same time. Resolving waits on DNS, RDAP
-# and a dozen database round trips per case, so it is latency-bound: more in flight is
-# faster, up to the connection pool (nttd.db: 20 per process). A round must finish
-# within NTTD_LEASE_DURATION, or another worker takes its cases again.
+# Cases claimed per round, and resolved at the same time. A round waits for its
+# slowest case, so a larger round keeps more of them in flight for longer; the
+# number at once stays at 10 because each stores its result on a pooled connection
+# (nttd.db: 20 per process, shared with the other steps; PostgreSQL's
+# max_connections bounds them all). A round must finish within
+# NTTD_LEASE_DURATION, or another worker takes its cases again.
 RESOLVE_BATCH = 50
-RESOLVE_CONCURRENCY = 16
+RESOLVE_CONCURRENCY = 10
 
 
 def resolve_backoff(attempts: int) -> timedelta:
