@@ -25,8 +25,8 @@ from resolvers.resolve import Resolution, resolve_url
 log = logging.getLogger(__name__)
 MAX_RESOLVE_ATTEMPTS = 8
 # Cases claimed per round, and resolved at the same time. A round waits for its
-# slowest case, so a larger round keeps more of them in flight for longer; the
-# number at once stays at 10 because each stores its result on a pooled connection
+# slowest case, leaving slots idle at its end: 50 per round (5 waves of 10, was 2)
+# idles them less often and claims less often. The number at once stays at 10 because each stores its result on a pooled connection
 # (nttd.db: 20 per process, shared with the other steps; PostgreSQL's
 # max_connections bounds them all). A round must finish within
 # NTTD_LEASE_DURATION, or another worker takes its cases again.
