@@ -8,8 +8,13 @@ each is checked once) for URLs on minimal loopback HTTP servers (127.0.9.x, a
 separate process answering every request `200` with no body). `nttd worker`
 processes then check them all; checks/s is measured from the first to the last
 check recorded. A raw aiohttp HEAD loop over the same URLs (same concurrency,
-one connection per request like the checker) is the baseline. Peak RSS of each
-worker is read from /proc/PID/status (VmHWM). PostgreSQL: NTTD_TEST_POSTGRES_URL
+one connection per request like the checker) is the baseline: it runs before the
+first measured run and after each, and a run's baseline is the mean of the raw
+runs around it (the machine is shared; its load drifts). CPU per check of the
+workers (and, on PostgreSQL, of the database backends) is counted from the first
+check on. Peak RSS of each worker is read from /proc/PID/status (VmHWM).
+`BENCH_PROFILE=DIR` runs each worker under cProfile (DIR/worker-N.prof).
+PostgreSQL: NTTD_TEST_POSTGRES_URL
 (default postgresql://postgres@127.0.0.1:5432/postgres); a scratch database is
 created and dropped.
 """
