@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import statistics
 import tempfile
 import time
@@ -134,7 +135,8 @@ def dict_floor(urls: list[str], facts: dict[str, Any], min_seconds: float = 0.5)
             return rounds * len(urls) / elapsed
 
 
-async def main(n_urls: int, n_hosts: int, n_networks: int, concurrency: int) -> None:
+async def main(n_urls: int, n_hosts: int, n_networks: int, concurrency: int,
+               as_json: bool = False) -> None:
     zone = Zone()
     async with DnsServer(zone) as dns_server, RdapServer() as rdap, \
             aiohttp.ClientSession(trust_env=False) as http:
@@ -178,6 +180,24 @@ async def main(n_urls: int, n_hosts: int, n_networks: int, concurrency: int) -> 
         print(f"dict baseline:    {floor:8.0f} URLs/s")
         print(f"cold vs raw-DNS baseline: {cold / raw:.2f}")
         print(f"warm vs in-memory dict baseline: {warm / floor:.4f}")
+        if as_json:  # one line for bench/run_all.py
+            print(json.dumps({"bench": "resolve", "params": {
+                "urls": n_urls, "hosts": len(hosts), "networks": n_networks,
+                "concurrency": concurrency}, "figures": [
+                {"name": "cold resolve rate", "unit": "URLs/s", "value": round(cold, 1),
+                 "baseline": "raw DNS loop", "baseline_value": round(raw, 1),
+                 "ratio": round(cold / raw, 3), "better": "higher"},
+                {"name": "warm resolve rate", "unit": "URLs/s", "value": round(warm, 1),
+                 "baseline": "in-memory dict", "baseline_value": round(floor, 1),
+                 "ratio": round(warm / floor, 4), "better": "higher"},
+                {"name": "DNS queries per (host, type)", "unit": "queries",
+                 "value": round(statistics.mean(per_host), 3), "baseline": "one each",
+                 "baseline_value": 1, "ratio": round(statistics.mean(per_host), 3),
+                 "better": "lower"},
+                {"name": "RDAP queries per prefix", "unit": "queries",
+                 "value": round(ip_queries / n_networks, 3), "baseline": "one each",
+                 "baseline_value": 1, "ratio": round(ip_queries / n_networks, 3),
+                 "better": "lower"}]}))
 
 
 if __name__ == "__main__":
@@ -186,5 +206,6 @@ if __name__ == "__main__":
     parser.add_argument("--hosts", type=int, default=500)
     parser.add_argument("--networks", type=int, default=20)
     parser.add_argument("--concurrency", type=int, default=200)
+    parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
     args = parser.parse_args()
-    asyncio.run(main(args.urls, args.hosts, args.networks, args.concurrency))
+    asyncio.run(main(args.urls, args.hosts, args.networks, args.concurrency, args.json))

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import math
 import os
 import random
@@ -182,11 +183,13 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, math.ceil(p * len(ordered)) - 1)]
 
 
-async def measure(label: str, url: str, n: int, runs: int, *, dashboard: bool = True) -> None:
+async def measure(label: str, url: str, n: int, runs: int, *,
+                  dashboard: bool = True) -> list[dict[str, Any]]:
     engine = make_engine(url)
     # Read-only sessions, as the API and the web UI use (nttd.services.read_sessions).
     sessions = make_sessionmaker(engine.execution_options(**{READ_ONLY: True}))
     keys = {"country": Case.country, "asn": Case.asn, "week": week_start(Case.confirmed_at)}
+    figures: list[dict[str, Any]] = []
     print(f"\n{label}: {n:,} cases, {runs} runs per query ({load_average()})")
     print(f"{'query':<26} {'groups':>6} {'p50 ms':>8} {'p95 ms':>8} {'bare p50':>9} {'ratio':>6}"
           f" {'cpu p50':>8}  load")
@@ -215,6 +218,11 @@ async def measure(label: str, url: str, n: int, runs: int, *, dashboard: bool = 
             print(f"{name:<26} {len(result['groups']):>6} {p50:>8.0f} {pct(times, 0.95):>8.0f} "
                   f"{bare_p50:>9.0f} {p50 / bare_p50:>6.1f} {statistics.median(cpu):>8.0f}"
                   f"  {os.getloadavg()[0]:.1f}")
+            figures.append({"name": f"{label} {n} cases: {name} p50", "unit": "ms",
+                            "value": round(p50, 1), "p95": round(pct(times, 0.95), 1),
+                            "baseline": "bare GROUP BY count p50",
+                            "baseline_value": round(bare_p50, 1),
+                            "ratio": round(p50 / bare_p50, 2), "better": "lower"})
         total = result["overall"]["time_to_removal"]
         print(f"(last query: {total['n']:,} cases, {total['censored']:,} censored, "
               f"median {total['median']['estimate']} s)")
@@ -229,8 +237,12 @@ async def measure(label: str, url: str, n: int, runs: int, *, dashboard: bool = 
             print(f"{'dashboard page, country':<26} {'':>6} {statistics.median(times):>8.0f} "
                   f"{pct(times, 0.95):>8.0f} {'':>9} {'':>6} {statistics.median(cpu):>8.0f}"
                   f"  {os.getloadavg()[0]:.1f}   ({len(html[0]):,} bytes of HTML)")
+            figures.append({"name": f"{label} {n} cases: dashboard page p50", "unit": "ms",
+                            "value": round(statistics.median(times), 1),
+                            "p95": round(pct(times, 0.95), 1), "better": "lower"})
     finally:
         await engine.dispose()
+    return figures
 
 
 async def dashboard_html(sessions: Any, query: StatsQuery) -> str:
@@ -312,7 +324,9 @@ async def main() -> None:
                         help="the same for SQLite (default: a temporary file)")
     parser.add_argument("--drop", action="store_true",
                         help="drop --pg-database / delete --sqlite-file at the end")
+    parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
     args = parser.parse_args()
+    figures: list[dict[str, Any]] = []
     if not args.no_postgres:
         name = args.pg_database or "nttd_bench_stats_" + uuid.uuid4().hex[:8]
         drop = args.drop or not args.pg_database
@@ -324,7 +338,7 @@ async def main() -> None:
         url = f"postgresql+asyncpg://{base}/{name}"
         try:
             await prepare(url, args.pg_cases, "PostgreSQL", load_postgres)
-            await measure("PostgreSQL", url, args.pg_cases, args.runs,
+            figures += await measure("PostgreSQL", url, args.pg_cases, args.runs,
                           dashboard=not args.no_dashboard)
         finally:
             if drop:
@@ -336,11 +350,16 @@ async def main() -> None:
             url = f"sqlite+aiosqlite:///{path}"
             try:
                 await prepare(url, args.sqlite_cases, "SQLite", _load_sqlite_url)
-                await measure("SQLite", url, args.sqlite_cases, args.runs,
+                figures += await measure("SQLite", url, args.sqlite_cases, args.runs,
                               dashboard=not args.no_dashboard)
             finally:
                 if args.drop and args.sqlite_file:
                     args.sqlite_file.unlink(missing_ok=True)
+    if args.json:  # one line for bench/run_all.py
+        print(json.dumps({"bench": "stats", "params": {
+            "pg_cases": 0 if args.no_postgres else args.pg_cases,
+            "sqlite_cases": 0 if args.no_sqlite else args.sqlite_cases, "runs": args.runs},
+            "figures": figures}))
 
 
 if __name__ == "__main__":

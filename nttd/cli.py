@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import csv
 import io
+import itertools
 import json
 import logging
 import secrets
@@ -17,6 +18,8 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from nttd import migrate
 from nttd.auth import (
@@ -37,7 +40,7 @@ from nttd.cases import (
     verify_audit_trail,
 )
 from nttd.clock import utcnow
-from nttd.db import make_engine, make_sessionmaker
+from nttd.db import make_engine, make_sessionmaker, ping
 from nttd.outbox import MAX_BOUNCE, BounceRefused, handle_bounce
 from nttd.partners import PartnerFileError, load_partners, read_partner_file
 from nttd.services import (
@@ -65,10 +68,16 @@ from resolvers.resolve import resolve_url
 from resolvers.urls import InvalidURL, canonicalize_url
 
 log = logging.getLogger("nttd")
+DB_CONNECT_TIMEOUT = 10.0  # seconds one attempt to reach the database may take
+DB_RETRY_PAUSES = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)  # `nttd worker` at start; the last repeats
 
 
 class CliError(Exception):
     """A user-facing error: printed as `nttd: error: ...`, exit status 2."""
+
+
+class DatabaseUnreachable(CliError):
+    """The database could not be reached at start (`serve`): one line, exit status 1."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -186,6 +195,9 @@ async def run(args: argparse.Namespace, environ: Mapping[str, str] | None = None
     try:
         settings = Settings.load(environ)
         return await dispatch(args, settings)
+    except DatabaseUnreachable as exc:
+        print(f"nttd: error: {exc}", file=sys.stderr)
+        return 1
     except (CliError, SettingsError) as exc:
         print(f"nttd: error: {exc}", file=sys.stderr)
         # A mail server piping a bounce retries on EX_TEMPFAIL: fix the settings, lose nothing.
@@ -459,12 +471,74 @@ async def cmd_bootstrap_update(args: argparse.Namespace, settings: Settings) -> 
     return 0
 
 
-async def _until_signalled() -> None:
+def _stop_on_signals() -> asyncio.Event:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    return stop
+
+
+async def _until_signalled() -> None:
+    await _stop_on_signals().wait()
+
+
+def database_address(url: str) -> str:
+    """Where NTTD_DATABASE_URL points, for messages: host, port and database, never
+    the user's password."""
+    try:
+        parsed = make_url(url)
+    except Exception:
+        return "(an unparsable URL)"
+    if parsed.get_backend_name() == "sqlite":
+        return f"SQLite file {parsed.database or ':memory:'}"
+    where = f"{parsed.host or 'localhost'}:{parsed.port or 'default port'}"
+    return f"{where}, database {parsed.database}" if parsed.database else where
+
+
+def _reason(exc: BaseException) -> str:
+    """One short line for why a connection failed."""
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        exc = exc.orig
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, TimeoutError):
+        return f"no answer within {DB_CONNECT_TIMEOUT:.0f} s"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror[0].lower() + exc.strerror[1:]
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+async def database_problem(engine: Any) -> str | None:
+    """None if the database answers a trivial query, else why not (one line)."""
+    try:
+        await asyncio.wait_for(ping(engine), timeout=DB_CONNECT_TIMEOUT)
+    except (OSError, TimeoutError, SQLAlchemyError) as exc:
+        return _reason(exc)
+    return None
+
+
+async def wait_for_database(engine: Any, url: str, stop: asyncio.Event) -> bool:
+    """Until the database answers: one log line per failed attempt, waiting longer
+    each time (DB_RETRY_PAUSES, the last repeats). False if `stop` came first."""
+    for attempt in itertools.count(1):
+        problem = await database_problem(engine)
+        if problem is None:
+            if attempt > 1:
+                log.info("the database at %s answers (attempt %d)", database_address(url),
+                         attempt)
+            return True
+        pause = DB_RETRY_PAUSES[min(attempt - 1, len(DB_RETRY_PAUSES) - 1)]
+        log.warning("cannot reach the database at %s (NTTD_DATABASE_URL): %s; "
+                    "attempt %d, retrying in %g s", database_address(url), problem,
+                    attempt, pause)
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=pause)
+            return False
+        except TimeoutError:
+            pass
+    raise AssertionError("unreachable")
 
 
 async def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -472,6 +546,11 @@ async def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     svc = await Services.start(settings)
     try:
+        problem = await database_problem(svc.engine)
+        if problem is not None:  # systemd's Restart= (or the operator) tries again
+            raise DatabaseUnreachable(
+                f"cannot reach the database at {database_address(settings.database_url)} "
+                f"(NTTD_DATABASE_URL): {problem}")
         await ensure_schema(svc.engine, upgrade_empty=True)
         first_admin = await _first_admin(svc)
         runner = web.AppRunner(make_app(svc), access_log=None)
@@ -527,11 +606,12 @@ async def cmd_worker(settings: Settings) -> int:
 
     svc = await Services.start(settings)
     try:
+        stop = _stop_on_signals()
+        if not await wait_for_database(svc.engine, settings.database_url, stop):
+            return 0  # stopped while waiting
         await ensure_schema(svc.engine, upgrade_empty=False)
-        stop = asyncio.Event()
         task = asyncio.create_task(run_workers(svc, stop))
-        await _until_signalled()
-        stop.set()
+        await stop.wait()
         await task
     finally:
         await svc.close()

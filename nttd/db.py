@@ -124,6 +124,24 @@ async def claim(
     statement without the locking clause (it has none, and serialises writers),
     so run one worker on it. The caller commits.
     """
+    rows = await claim_rows(session, model, where=where, order_by=order_by, limit=limit,
+                            owner=owner, now=now, lease_until=lease_until, columns=[model.id])
+    return [row[0] for row in rows]
+
+
+async def claim_rows(
+    session: AsyncSession,
+    model: Any,
+    *,
+    where: Sequence[ColumnElement[bool]],
+    order_by: Any,
+    limit: int,
+    owner: str,
+    now: datetime,
+    lease_until: datetime,
+    columns: Sequence[Any],
+) -> list[Any]:  # Row objects
+    """`claim`, returning `columns` of the claimed rows (RETURNING: no second query)."""
     free = (model.lease_until.is_(None)) | (model.lease_until < now)
     pick = select(model.id).where(*where, free).order_by(order_by).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
@@ -134,7 +152,7 @@ async def claim(
         update(model)
         .where(model.id == picked.c.id)
         .values(lease_owner=owner, lease_until=lease_until)
-        .returning(model.id)
+        .returning(*columns)
         .execution_options(synchronize_session=False)
     )
-    return list((await session.execute(statement)).scalars())
+    return list((await session.execute(statement)).all())

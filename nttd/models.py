@@ -155,7 +155,7 @@ class Case(Base):
     ack_overdue_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The statistics' durations in started minutes once they no longer depend on "now"
     # (removed, closed, acknowledged); NULL while they still grow. Kept by database
-    # triggers on every write of the clocks above (migration 0013, nttd.stats.stored):
+    # triggers on every write of the clocks above (migration 0016, nttd.stats.stored):
     # no code sets them, and the statistics count a NULL at "now".
     stats_removal_minutes: Mapped[int | None] = mapped_column(Integer)
     stats_notice_minutes: Mapped[int | None] = mapped_column(Integer)

@@ -116,8 +116,10 @@ async def _origin(ip: str, ctx: ResolverContext) -> tuple[AsnInfo, datetime]:
 
     async def load() -> tuple[AsnInfo, datetime]:
         if ctx.cache is not None:
-            for hit in (await ctx.cache.get_network("cymru", ip), await ctx.cache.get("cymru", ip)):
-                cached = await _from_cache(ctx, hit, decode)
+            # One after the other: the exact key only when no network holds the address
+            # (a tuple of both awaits would ask the shared cache twice every time).
+            for ask in (ctx.cache.get_network, ctx.cache.get):
+                cached = await _from_cache(ctx, await ask("cymru", ip), decode)
                 if cached is not None:
                     return dataclasses.replace(cached[0], ip=ip), cached[1]
         info = await lookup_origin(ip, ctx.dns)
@@ -167,9 +169,8 @@ async def cached_rdap_ip(ip: str, ctx: ResolverContext,
 
     async def load(asked: str) -> tuple[IpRdap, datetime]:
         if ctx.cache is not None:
-            for hit in (await ctx.cache.get_network("rdap-ip", asked),
-                        await ctx.cache.get("rdap-ip", asked)):
-                cached = await _from_cache(ctx, hit, decode)
+            for ask in (ctx.cache.get_network, ctx.cache.get):  # in turn, as above
+                cached = await _from_cache(ctx, await ask("rdap-ip", asked), decode)
                 if cached is not None:
                     return cached
         result = await rdap_ip(asked, ctx.http, ctx.bootstrap, client=ctx.rdap)

@@ -30,8 +30,9 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nttd.cases import CHECKED_STATUSES, CaseStatus, record_event, schedule, transition
@@ -49,6 +50,7 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+CHECKED_STATUSES_VALUES = frozenset(s.value for s in CHECKED_STATUSES)
 SYSTEM = "system:checker"
 MARK_FIRST_ONLINE = "first_online"
 MARK_REMOVAL = "removal"
@@ -109,58 +111,134 @@ async def set_aside(svc: Services, case_id: int, error: str) -> None:
         log.exception("case %s: could not set it aside either", case_id)
 
 
+# The columns a check can change on its case without a transition (the plain path).
+_PLAIN_COLUMNS = ("check_count", "first_online_at", "gone_streak", "gone_streak_started_at",
+                  "last_gone_at", "next_check_at")
+_PLAIN_STATUSES = frozenset({CaseStatus.MONITORING.value, CaseStatus.REAPPEARED.value})
+
+
+_CASES = cast(Table, Case.__table__)
+_CHECKS = cast(Table, Check.__table__)
+# One UPDATE per row by primary key, sent as one executemany (Core: no ORM bookkeeping).
+_BULK_UPDATE = (
+    update(_CASES).where(_CASES.c.id == bindparam("b_id"))
+    .values({c: bindparam(f"b_{c}") for c in (*_PLAIN_COLUMNS, "lease_owner", "lease_until")})
+)
+
+
+def _is_plain(status: str, verdict: str, gone_streak: int, settings: Settings) -> bool:
+    """A check that only moves counters and the next check on: no transition, no event
+    (not the first check after routing, not after removal, cannot confirm removal)."""
+    if status not in _PLAIN_STATUSES:
+        return False
+    return verdict not in settings.removal_verdicts or (
+        gone_streak + 1 < settings.removal_confirmations)
+
+
 async def _record_batch(
     svc: Services, outcomes: Sequence[Outcome], *, rng: random.Random
 ) -> int:
+    """One transaction. The common outcome (a case being monitored, checked once
+    more, no transition) is written with two bulk statements for the whole batch
+    (an INSERT of the checks, an UPDATE of the cases by primary key); cases that
+    change state go through the ORM and `apply_check`. Either way the same rule
+    (`advance_streak`, `schedule`) decides, and only rows this worker still leases
+    (read under FOR UPDATE on PostgreSQL) are written."""
     by_id = {o.case_id: o for o in outcomes}
     if not by_id:
         return 0
-    recorded = 0
+    settings = svc.settings
+    checks: list[dict[str, object]] = []
+    updates: list[dict[str, object]] = []
+    full: list[int] = []
     async with svc.sessions() as session, session.begin():
-        query = select(Case).where(Case.id.in_(by_id), Case.lease_owner == svc.worker_id)
+        query = (select(Case.id, Case.status, Case.next_check_at,
+                        *(getattr(Case, c) for c in _PLAIN_COLUMNS))
+                 .where(Case.id.in_(by_id), Case.lease_owner == svc.worker_id))
         if session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update()
-        for case in list(await session.scalars(query)):
-            case.lease_owner = case.lease_until = None
-            outcome = by_id[case.id]
-            if case.status not in CHECKED_STATUSES:
-                continue  # put on hold or closed while we were checking
-            if outcome.result is None:
+        for row in (await session.execute(query)).all():
+            values = dict(row._mapping)
+            values.update(lease_owner=None, lease_until=None)
+            outcome, result = by_id[row.id], by_id[row.id].result
+            if row.status not in CHECKED_STATUSES_VALUES:
+                pass  # put on hold or closed while we were checking: release only
+            elif result is None:
                 if outcome.defer_until is not None:
-                    schedule.defer(case, outcome.defer_until)
+                    current = row.next_check_at or outcome.defer_until
+                    values["next_check_at"] = max(current, outcome.defer_until)
+            elif _is_plain(row.status, result.verdict.value, row.gone_streak, settings):
+                plain = Case(**{c: values[c] for c in _PLAIN_COLUMNS})
+                plain.check_count += 1
+                mark = _first_online(plain, result.verdict.value, result.checked_at)
+                confirmed = advance_streak(plain, result.verdict.value, result.checked_at,
+                                           settings=settings, rng=rng)
+                assert not confirmed, "a plain check cannot confirm removal"
+                values.update({c: getattr(plain, c) for c in _PLAIN_COLUMNS})
+                checks.append(_check_values(row.id, result, mark))
+            else:
+                full.append(row.id)
                 continue
-            result = outcome.result
-            check = Check(
-                case_id=case.id, checked_at=result.checked_at, verdict=result.verdict.value,
-                status_code=result.status_code, method=result.method,
-                location=result.location, peer_ip=result.peer_ip,
-                latency_ms=result.latency_ms, error=result.error,
-            )
+            del values["status"]
+            updates.append({f"b_{k}": v for k, v in values.items()})
+        if checks:
+            await session.execute(insert(_CHECKS), checks)  # Core: no ORM bookkeeping
+        if updates:
+            await session.execute(_BULK_UPDATE, updates)
+        for case in await session.scalars(select(Case).where(Case.id.in_(full))) if full else ():
+            case.lease_owner = case.lease_until = None
+            result = by_id[case.id].result
+            assert result is not None
+            check = Check(**_check_values(case.id, result, None))
             session.add(check)
             case.check_count += 1
-            await apply_check(session, case, check, settings=svc.settings, rng=rng)
-            recorded += 1
-    return recorded
+            await apply_check(session, case, check, settings=settings, rng=rng)
+    return len(checks) + len(full)
+
+
+def _check_values(case_id: int, result: CheckResult, mark: str | None) -> dict[str, object]:
+    return {"case_id": case_id, "checked_at": result.checked_at,
+            "verdict": result.verdict.value, "status_code": result.status_code,
+            "method": result.method, "location": result.location,
+            "peer_ip": result.peer_ip, "latency_ms": result.latency_ms,
+            "error": result.error, "mark": mark}
+
+
+def _first_online(case: Case, verdict: str, now: datetime) -> str | None:
+    """The mark of a check if it is the case's first online one (noted on the case)."""
+    if verdict == Verdict.ONLINE and case.first_online_at is None:
+        case.first_online_at = now
+        return MARK_FIRST_ONLINE
+    return None
 
 
 async def apply_check(
     session: AsyncSession, case: Case, check: Check, *, settings: Settings,
     rng: random.Random,
 ) -> None:
-    """Move `case` on after `check` (already added to the session)."""
+    """Move `case` on after `check` (already added to the session and counted in
+    `case.check_count`)."""
     now, verdict = check.checked_at, check.verdict
-    if verdict == Verdict.ONLINE and case.first_online_at is None:
-        case.first_online_at = now
-        check.mark = MARK_FIRST_ONLINE
+    mark = _first_online(case, verdict, now)
+    if mark is not None:
+        check.mark = mark
     if case.status == CaseStatus.REMOVED:
         await _after_removal(session, case, check, settings=settings, rng=rng)
         return
     if case.status in (CaseStatus.ROUTED, CaseStatus.NOTIFIED):
         transition(session, case, CaseStatus.MONITORING, actor=SYSTEM, now=now)
+    if advance_streak(case, verdict, now, settings=settings, rng=rng):
+        await _confirm_removal(session, case, check, settings=settings, rng=rng)
+
+
+def advance_streak(case: Case, verdict: str, now: datetime, *, settings: Settings,
+                   rng: random.Random) -> bool:
+    """The gone streak and the next check of a case not yet removed, after a check
+    with `verdict` at `now`. True: the streak confirms removal (the caller does it)."""
     if verdict not in settings.removal_verdicts:
         case.gone_streak, case.gone_streak_started_at, case.last_gone_at = 0, None, None
         schedule.after_online(case, settings, now, rng)
-        return
+        return False
     spacing = settings.removal_confirm_spacing
     if case.gone_streak == 0 or case.last_gone_at is None:
         case.gone_streak, case.gone_streak_started_at, case.last_gone_at = 1, now, now
@@ -168,9 +246,9 @@ async def apply_check(
         case.gone_streak += 1
         case.last_gone_at = now
     if case.gone_streak >= settings.removal_confirmations:
-        await _confirm_removal(session, case, check, settings=settings, rng=rng)
-        return
+        return True
     schedule.after_gone(case, settings, now, rng)
+    return False
 
 
 async def _confirm_removal(

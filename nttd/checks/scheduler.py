@@ -19,12 +19,10 @@ import random
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
-
 from nttd.cases import CHECKED_STATUSES
 from nttd.checks.probe import CheckResult, Verdict
 from nttd.checks.removal import Outcome, record_outcomes
-from nttd.db import claim
+from nttd.db import claim_rows
 from nttd.models import Case
 from nttd.services import Services
 
@@ -101,11 +99,10 @@ class CheckScheduler:
         if paused:
             where.append(Case.host.not_in(paused))
         async with svc.sessions() as session, session.begin():
-            ids = await claim(session, Case, where=where, order_by=Case.next_check_at,
-                              limit=room, owner=svc.worker_id, now=now,
-                              lease_until=now + svc.settings.lease_duration)
-            jobs = (await session.execute(
-                select(Case.id, Case.canonical_url, Case.host).where(Case.id.in_(ids)))).all()
+            jobs = await claim_rows(session, Case, where=where, order_by=Case.next_check_at,
+                                    limit=room, owner=svc.worker_id, now=now,
+                                    lease_until=now + svc.settings.lease_duration,
+                                    columns=[Case.id, Case.canonical_url, Case.host])
         for case_id, url, host in jobs:
             task = asyncio.create_task(self._check_one(svc, case_id, url, host))
             self._tasks.add(task)

@@ -3,7 +3,7 @@
 Once a clock of a case has stopped (removed, closed, acknowledged) its duration no
 longer depends on "now", so the database keeps it, in started minutes, in
 ``cases.stats_removal_minutes``, ``stats_notice_minutes`` and ``stats_ack_minutes``:
-a trigger (migration 0013) recomputes them on every insert and on every update of a
+a trigger (migration 0016) recomputes them on every insert and on every update of a
 clock column, whatever code or SQL wrote it, and leaves NULL while the clock still
 runs. No application code sets them. The statistics (nttd.stats.query) read the
 stored value where there is one and count a NULL at "now" with the same arithmetic;

@@ -29,7 +29,7 @@ from sqlalchemy import func, select
 from nttd.auth import add_user, create_token
 from nttd.clock import utcnow
 from nttd.db import make_engine, make_sessionmaker
-from nttd.demo.standins.dns_server import DnsServer, Zone, add_cymru
+from nttd.demo.standins.dns_server import DnsServer, Zone
 from nttd.demo.standins.hosting import HostingServer
 from nttd.demo.standins.rdap_server import RdapServer
 from nttd.demo.standins.smtp_sink import SmtpSink
@@ -37,7 +37,7 @@ from nttd.demo.standins.webhook_receiver import WebhookReceiver
 from nttd.migrate import upgrade
 from nttd.models import Case, Notice
 from nttd.partners import load_partners, read_partner_file
-from tests.integration.world import PATH, SITES, partner_file
+from tests.integration.world import PATH, add_sites, partner_file
 
 # What a case is once nttd has done its part (a check may have come or not yet).
 DONE = {"notified", "routed", "monitoring"}
@@ -93,33 +93,9 @@ async def loopback_net(tmp_path: Path, *, names_per_site: int = 16) -> AsyncIter
         rdap = await stack.enter_async_context(RdapServer())
         smtp = await stack.enter_async_context(SmtpSink())
         webhook = await stack.enter_async_context(WebhookReceiver())
-        hosts: dict[str, HostingServer] = {}
-        names: list[tuple[str, str]] = []
-        for site in SITES.values():
-            server = await stack.enter_async_context(HostingServer(site.ip))
-            server.route(PATH, status=200, headers={"Content-Type": "image/jpeg"},
-                         body_size=1000)
-            hosts[site.name] = server
-            rdap.add_ip_network(site.network, site.country, site.abuse, site.as_name,
-                                style="arin" if site.country == "US" else "ripe")
-            add_cymru(zone, site.ip, site.asn, site.network, site.country, site.as_name)
-            if site.name == "cdn":
-                zone.add("www.example.net.cdn.cloudflare.net", "A", site.ip)
-            for i in range(names_per_site):
-                if site.name == "cdn":
-                    name = f"w{i}.example.net"
-                    zone.add(name, "CNAME", "www.example.net.cdn.cloudflare.net")
-                else:
-                    name = f"h{i}.{site.hostname}"
-                    zone.add(name, "A", site.ip)
-                names.append((site.name, name))
-        for domain in ("example.com", "example.net"):
-            rdap.add_domain(domain, "Example Registrar, Inc.", "9999",
-                            "abuse@registrar.example")
+        hosts, names = await add_sites(stack, zone, rdap, names_per_site=names_per_site,
+                                       body_size=1000)
         bootstrap = rdap.write_bootstrap(tmp_path / "bootstrap")
-        # Round-robin over sites first: consecutive URLs land on different sites.
-        names = [names[s * names_per_site + i] for i in range(names_per_site)
-                 for s in range(len(SITES))]
         yield LoopbackNet(tmp_path, zone, dns, rdap, hosts, smtp, webhook, bootstrap, names)
 
 

@@ -221,6 +221,50 @@ class World:
         await self.wait_for(f"case {case_id} to be {'/'.join(statuses)}", probe, timeout)
 
 
+async def add_sites(stack: contextlib.AsyncExitStack, zone: Zone, rdap: RdapServer, *,
+                    names_per_site: int = 0, body_size: int = 200_000,
+                    ) -> tuple[dict[str, HostingServer], list[tuple[str, str]]]:
+    """The hosting sites of SITES on loopback: a hosting server each (answering PATH
+    with 200 and an image type), its network at RDAP and Team Cymru, its names in the
+    zone, and the registrar of example.com/.net. With `names_per_site` 0 each site has
+    its own name (`us-files.example.com`; the CDN's `www.example.net`, a CNAME); with
+    N, N names each (`h7.us-files.example.com`; `w7.example.net` on the CDN), listed
+    round-robin over the sites so that consecutive names land on different sites.
+    Returns the servers by site and the (site, name) pairs."""
+    hosts: dict[str, HostingServer] = {}
+    per_site: dict[str, list[str]] = {}
+    for site in SITES.values():
+        server = await stack.enter_async_context(HostingServer(site.ip))
+        server.route(PATH, status=200, headers={"Content-Type": "image/jpeg"},
+                     body_size=body_size)
+        hosts[site.name] = server
+        rdap.add_ip_network(site.network, site.country, site.abuse, site.as_name,
+                            style="arin" if site.country == "US" else "ripe")
+        add_cymru(zone, site.ip, site.asn, site.network, site.country, site.as_name)
+        # The upstream of each network (RDAP autnum); AS13335 is not in the test
+        # bootstrap's asn.json: no upstream contact for the CDN's edge.
+        rdap.add_autnum(site.asn, site.as_name, transit_abuse(site))
+        if site.name == "cdn":
+            zone.add("www.example.net.cdn.cloudflare.net", "A", site.ip)
+        if names_per_site == 0:
+            names = [site.hostname]
+        elif site.name == "cdn":
+            names = [f"w{i}.example.net" for i in range(names_per_site)]
+        else:
+            names = [f"h{i}.{site.hostname}" for i in range(names_per_site)]
+        for name in names:
+            if site.name == "cdn":
+                zone.add(name, "CNAME", "www.example.net.cdn.cloudflare.net")
+            else:
+                zone.add(name, "A", site.ip)
+        per_site[site.name] = names
+    for domain in ("example.com", "example.net"):
+        rdap.add_domain(domain, "Example Registrar, Inc.", "9999", "abuse@registrar.example")
+    count = max(names_per_site, 1)
+    pairs = [(site, per_site[site][i]) for i in range(count) for site in per_site]
+    return hosts, pairs
+
+
 def world_settings(database_url: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "NTTD_DATABASE_URL": database_url,
@@ -255,27 +299,7 @@ async def running_world(database_url: str, tmp_path: Path, *, wall_clock: bool =
         rdap = await stack.enter_async_context(RdapServer())
         smtp = await stack.enter_async_context(SmtpSink())
         webhook = await stack.enter_async_context(WebhookReceiver())
-        hosts: dict[str, HostingServer] = {}
-        for site in SITES.values():
-            server = await stack.enter_async_context(HostingServer(site.ip))
-            server.route(PATH, status=200, headers={"Content-Type": "image/jpeg"},
-                         body_size=200_000)
-            hosts[site.name] = server
-            rdap.add_ip_network(site.network, site.country, site.abuse, site.as_name,
-                                style="arin" if site.country == "US" else "ripe")
-            add_cymru(zone, site.ip, site.asn, site.network, site.country, site.as_name)
-            # The upstream of each network (RDAP autnum); AS13335 is not in the test
-            # bootstrap's asn.json: no upstream contact for the CDN's edge.
-            rdap.add_autnum(site.asn, site.as_name, transit_abuse(site))
-            if site.name == "cdn":
-                zone.add(site.hostname, "CNAME", "www.example.net.cdn.cloudflare.net")
-                zone.add("www.example.net.cdn.cloudflare.net", "A", site.ip)
-            else:
-                zone.add(site.hostname, "A", site.ip)
-        rdap.add_domain("example.com", "Example Registrar, Inc.", "9999",
-                        "abuse@registrar.example")
-        rdap.add_domain("example.net", "Example Registrar, Inc.", "9999",
-                        "abuse@registrar.example")
+        hosts, _ = await add_sites(stack, zone, rdap, body_size=200_000)
         bootstrap = rdap.write_bootstrap(tmp_path / "bootstrap")
 
         env = {"NTTD_DNS_SERVERS": dns.address, "NTTD_RDAP_BOOTSTRAP": str(bootstrap),

@@ -1,4 +1,4 @@
-"""The stored durations (nttd.stats.stored, migration 0013): the database keeps a
+"""The stored durations (nttd.stats.stored, migration 0016): the database keeps a
 stopped clock's minutes in the case row, whatever writes the clocks, clears them when
 the clock runs again, and the statistics read from them give exactly the answer of
 counting every clock at "now" (SQLite and PostgreSQL), also when the clocks'
@@ -161,7 +161,7 @@ async def test_the_stored_minutes_are_case_times_in_started_minutes(
 async def test_the_migration_fills_them_in(database_url: str) -> None:
     engine = make_engine(database_url)
     try:
-        await upgrade(engine, "0012")
+        await upgrade(engine, "0015")
         confirmed = NOW - timedelta(days=2)
         base = {"host": "a.example.net", "confirmed_at": confirmed,
                 "created_at": confirmed, "updated_at": confirmed, "hold_seconds": 0.0,
