@@ -14,29 +14,21 @@ from typing import Any
 from sqlalchemy import select
 
 from nttd.models import Case, Notice
-from tests.integration.world import SITES, World, running_world, transit_abuse
+from tests.integration.world import (
+    SITES,
+    World,
+    mails_to,
+    running_world,
+    submit_url,
+    text_part,
+    transit_abuse,
+)
 
 SECOND = "/img/2.jpg"
 THIRD = "/img/3.jpg"
 REGISTRAR = "abuse@registrar.example"
 CHASE_EVENTS = ("notice_sent", "reminder_queued", "reminder_sent", "escalation_queued",
                 "escalation_sent", "coordinator_flagged")
-
-
-def _mails(world: World, address: str) -> list[Any]:
-    return [m.message for m in world.smtp.messages if address in m.rcpt_tos]
-
-
-def _text(message: Any) -> str:
-    (part,) = [p for p in message.walk() if p.get_content_type() == "text/plain"]
-    return str(part.get_content())
-
-
-async def _submit(world: World, url: str) -> int:
-    status, body = await world.api("POST", "/api/v1/cases", json={"urls": [url]})
-    assert status == 201, body
-    await world.run_until_idle()
-    return int(body["cases"][0]["id"])
 
 
 async def _chase(world: World, case_id: int) -> list[tuple[str, Any]]:
@@ -74,13 +66,13 @@ async def test_the_whole_ladder_over_simulated_days(database_url: str, tmp_path:
         wednesday = _next_wednesday_10(world.clock())
         world.clock.set(wednesday)
         host, upstream = SITES["us"].abuse, transit_abuse(SITES["us"])
-        a = await _submit(world, world.url("us"))              # stays online to the end
-        b = await _submit(world, world.url("us", SECOND))      # removed on Thursday
-        held = await _submit(world, world.url("us", THIRD))    # held after the notice
-        cdn = await _submit(world, world.url("cdn"))           # first notice to the CDN
+        a = await submit_url(world, world.url("us"))              # stays online to the end
+        b = await submit_url(world, world.url("us", SECOND))      # removed on Thursday
+        held = await submit_url(world, world.url("us", THIRD))    # held after the notice
+        cdn = await submit_url(world, world.url("cdn"))           # first notice to the CDN
         await world.advance(timedelta(minutes=15))  # the gathering window: one letter
-        (notice,) = _mails(world, host)
-        assert all(f"NTTD-{c}" in _text(notice) for c in (a, b, held))
+        (notice,) = mails_to(world, host)
+        assert all(f"NTTD-{c}" in text_part(notice) for c in (a, b, held))
         assert await _chase_step(world, a) == "notice"
         assert await _chase_step(world, cdn) == "notice"
         status, _ = await world.api("POST", f"/api/v1/cases/{held}/hold",
@@ -90,10 +82,10 @@ async def test_the_whole_ladder_over_simulated_days(database_url: str, tmp_path:
         # Thursday 10:10 (the first notice went at 10:10): the first reminder, to the
         # host, lists A and B (not the held one).
         await world.advance(wednesday + timedelta(days=1, minutes=15) - world.clock())
-        reminder = _mails(world, host)[1]
+        reminder = mails_to(world, host)[1]
         assert reminder["Subject"].startswith("Reminder: ")
-        assert f"NTTD-{a}" in _text(reminder) and f"NTTD-{b}" in _text(reminder)
-        assert f"NTTD-{held}" not in _text(reminder)
+        assert f"NTTD-{a}" in text_part(reminder) and f"NTTD-{b}" in text_part(reminder)
+        assert f"NTTD-{held}" not in text_part(reminder)
         assert await _chase_step(world, a) == "reminder-1"
         world.hosts["us"].route(SECOND, status=404)  # B comes down
         await world.advance(timedelta(hours=12))
@@ -101,18 +93,18 @@ async def test_the_whole_ladder_over_simulated_days(database_url: str, tmp_path:
 
         # Friday 10:10: the last reminder lists A only.
         await world.advance(wednesday + timedelta(days=2, minutes=15) - world.clock())
-        last = _mails(world, host)[2]
-        assert f"NTTD-{a}" in _text(last) and f"NTTD-{b}" not in _text(last)
+        last = mails_to(world, host)[2]
+        assert f"NTTD-{a}" in text_part(last) and f"NTTD-{b}" not in text_part(last)
         assert await _chase_step(world, a) == "reminder-2"
 
         # The registrar's turn falls on Saturday 10:10: quiet, so it waits for Monday 00:00
         # (and is sent when its gathering window ends, at 00:10).
         monday = (wednesday + timedelta(days=5)).replace(hour=0)
         await world.advance(monday - timedelta(minutes=1) - world.clock())
-        assert _mails(world, REGISTRAR) == []
+        assert mails_to(world, REGISTRAR) == []
         await world.advance(timedelta(minutes=16))
-        (to_registrar,) = _mails(world, REGISTRAR)
-        body = _text(to_registrar)
+        (to_registrar,) = mails_to(world, REGISTRAR)
+        body = text_part(to_registrar)
         assert to_registrar["Subject"].startswith("Escalation: ")
         assert "registrar" in body and "escalate" in body
         # One letter for the registrar of both chases (the US host's and the CDN's),
@@ -126,10 +118,10 @@ async def test_the_whole_ladder_over_simulated_days(database_url: str, tmp_path:
         # upstream (its address is the CDN's) and was notified at the CDN already: its
         # ladder runs out, so it is flagged for the coordinator.
         await world.advance(monday + timedelta(days=1, minutes=15) - world.clock())
-        (to_upstream,) = _mails(world, upstream)
+        (to_upstream,) = mails_to(world, upstream)
         assert to_upstream["Subject"].startswith("Escalation: Removal request")
-        assert f"NTTD-{a}" in _text(to_upstream) and f"NTTD-{cdn}" not in _text(to_upstream)
-        assert "autonomous system" in _text(to_upstream)
+        assert f"NTTD-{a}" in text_part(to_upstream) and f"NTTD-{cdn}" not in text_part(to_upstream)
+        assert "autonomous system" in text_part(to_upstream)
         assert await _chase_step(world, a) == "escalation-upstream"
         cdn_case = await world.case(cdn, user="coordinator")
         assert cdn_case["flagged"] is True
@@ -150,7 +142,7 @@ async def test_the_whole_ladder_over_simulated_days(database_url: str, tmp_path:
         count = len(world.smtp.messages)
         await world.advance(timedelta(days=7))
         assert len(world.smtp.messages) == count
-        assert len(_mails(world, host)) == 3 and len(_mails(world, REGISTRAR)) == 1
+        assert len(mails_to(world, host)) == 3 and len(mails_to(world, REGISTRAR)) == 1
 
         assert await _chase(world, a) == [
             ("notice_sent", None),
@@ -187,17 +179,17 @@ async def test_a_removal_or_a_hold_stops_the_ladder(database_url: str, tmp_path:
                              NTTD_REMINDER_SCHEDULE="1d",
                              NTTD_ESCALATION_LADDER="upstream,registrar,coordinator") as world:
         assert world.clock is not None
-        us = await _submit(world, world.url("us"))
-        gb = await _submit(world, world.url("gb"))
+        us = await submit_url(world, world.url("us"))
+        gb = await submit_url(world, world.url("gb"))
         # 1d: reminder; 2d: upstream (first on this ladder) for both.
         await world.advance(timedelta(days=2, minutes=5))
-        assert len(_mails(world, transit_abuse(SITES["us"]))) == 1
-        assert len(_mails(world, transit_abuse(SITES["gb"]))) == 1
+        assert len(mails_to(world, transit_abuse(SITES["us"]))) == 1
+        assert len(mails_to(world, transit_abuse(SITES["gb"]))) == 1
         world.hosts["us"].route("/img/1.jpg", status=404)  # US removes
         status, _ = await world.api("POST", f"/api/v1/cases/{gb}/hold", json={"note": "LE"})
         assert status == 200  # GB is held
         await world.advance(timedelta(days=5))
-        assert _mails(world, REGISTRAR) == []
+        assert mails_to(world, REGISTRAR) == []
         for case_id in (us, gb):
             chase = await _chase(world, case_id)
             assert chase[-1] == ("escalation_sent", None), chase

@@ -12,25 +12,9 @@ from typing import Any
 from sqlalchemy import select
 
 from nttd.models import Notice
-from tests.integration.world import SITES, World, running_world
+from tests.integration.world import SITES, World, mails_to, running_world, submit_url, text_part
 
 SECOND = "/img/2.jpg"
-
-
-def _mails(world: World, address: str) -> list[Any]:
-    return [m.message for m in world.smtp.messages if address in m.rcpt_tos]
-
-
-def _text(message: Any) -> str:
-    (part,) = [p for p in message.walk() if p.get_content_type() == "text/plain"]
-    return str(part.get_content())
-
-
-async def _submit(world: World, url: str) -> int:
-    status, body = await world.api("POST", "/api/v1/cases", json={"urls": [url]})
-    assert status == 201, body
-    await world.run_until_idle()
-    return int(body["cases"][0]["id"])
 
 
 async def _kinds(world: World, case_id: int) -> list[tuple[str, Any]]:
@@ -48,26 +32,26 @@ async def test_a_host_is_chased_until_its_cases_are_gone(
         assert world.clock is not None
         world.hosts["us"].route(SECOND, status=200, headers={"Content-Type": "image/jpeg"})
         start = world.clock()
-        a = await _submit(world, world.url("us"))
-        b = await _submit(world, world.url("us", SECOND))
+        a = await submit_url(world, world.url("us"))
+        b = await submit_url(world, world.url("us", SECOND))
         await world.advance(timedelta(minutes=15))
         address = SITES["us"].abuse
-        (first,) = _mails(world, address)
-        assert f"NTTD-{a}" in _text(first) and f"NTTD-{b}" in _text(first)
+        (first,) = mails_to(world, address)
+        assert f"NTTD-{a}" in text_part(first) and f"NTTD-{b}" in text_part(first)
 
         # B comes down within the day; A stays.
         world.hosts["us"].route(SECOND, status=404)
         await world.advance(timedelta(hours=3))
         assert (await world.case(b))["status"] == "removed"
         await world.advance(start + timedelta(hours=23) - world.clock())
-        assert len(_mails(world, address)) == 1  # not yet
+        assert len(mails_to(world, address)) == 1  # not yet
 
         await world.advance(timedelta(hours=2))  # past 24h after the first notice
-        mails = _mails(world, address)
+        mails = mails_to(world, address)
         assert len(mails) == 2
         reminder = mails[1]
         assert reminder["Subject"].startswith("Reminder: ")
-        body = _text(reminder)
+        body = text_part(reminder)
         assert "This is a reminder" in body
         assert f"NTTD-{a}" in body and f"NTTD-{b}" not in body  # only what is online
         assert reminder["Message-ID"] != first["Message-ID"]
@@ -75,7 +59,7 @@ async def test_a_host_is_chased_until_its_cases_are_gone(
         assert await _kinds(world, b) == []
 
         await world.advance(start + timedelta(hours=49) - world.clock())
-        assert len(_mails(world, address)) == 3
+        assert len(mails_to(world, address)) == 3
         assert [k for k in await _kinds(world, a) if k[0] == "reminder_queued"] == [
             ("reminder_queued", 1), ("reminder_queued", 2)]
 
@@ -84,7 +68,7 @@ async def test_a_host_is_chased_until_its_cases_are_gone(
         await world.advance(timedelta(hours=3))
         assert (await world.case(a))["status"] == "removed"
         await world.advance(timedelta(days=3))
-        assert len(_mails(world, address)) == 3
+        assert len(mails_to(world, address)) == 3
         async with world.svc.sessions() as session:
             notices = list(await session.scalars(select(Notice).order_by(Notice.id)))
         assert [(n.step, n.status) for n in notices] == [
@@ -99,15 +83,15 @@ async def test_the_schedule_ends_and_a_hold_stops_reminders(
     async with running_world(database_url, tmp_path, NTTD_RECHECK_SCHEDULE="6h",
                              NTTD_REAPPEARANCE_SCHEDULE="12h",
                              NTTD_REMINDER_SCHEDULE="1d,2d") as world:
-        us = await _submit(world, world.url("us"))
-        gb = await _submit(world, world.url("gb"))
+        us = await submit_url(world, world.url("us"))
+        gb = await submit_url(world, world.url("gb"))
         status, _ = await world.api("POST", f"/api/v1/cases/{gb}/hold",
                                     json={"note": "police"})
         assert status == 200
         await world.advance(timedelta(days=5))
         # Two reminders to the US host (the schedule has two), none to the held case's host.
-        assert len(_mails(world, SITES["us"].abuse)) == 3
-        assert len(_mails(world, SITES["gb"].abuse)) == 1
+        assert len(mails_to(world, SITES["us"].abuse)) == 3
+        assert len(mails_to(world, SITES["gb"].abuse)) == 1
         assert await _kinds(world, gb) == []
         assert [k for k in await _kinds(world, us) if k[0] == "reminder_sent"] == [
             ("reminder_sent", None), ("reminder_sent", None)]

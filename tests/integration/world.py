@@ -335,3 +335,22 @@ async def running_world(database_url: str, tmp_path: Path, *, wall_clock: bool =
         http = await stack.enter_async_context(aiohttp.ClientSession(trust_env=False))
         yield World(zone, dns, rdap, hosts, smtp, webhook, settings, svc,
                     f"http://127.0.0.1:{port}", http, tokens, clock, runner=runner)
+
+
+def mails_to(world: World, address: str) -> list[Any]:
+    """The messages the SMTP sink took for `address`."""
+    return [m.message for m in world.smtp.messages if address in m.rcpt_tos]
+
+
+def text_part(message: Any) -> str:
+    """The one text/plain part of a notice."""
+    (part,) = [p for p in message.walk() if p.get_content_type() == "text/plain"]
+    return str(part.get_content())
+
+
+async def submit_url(world: World, url: str) -> int:
+    """Submit one URL through the API, let the workers run, return the case id."""
+    status, body = await world.api("POST", "/api/v1/cases", json={"urls": [url]})
+    assert status == 201, body
+    await world.run_until_idle()
+    return int(body["cases"][0]["id"])

@@ -10,19 +10,16 @@ import csv
 import io
 import json
 import re
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from html import unescape
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from nttd.api.openapi import OPENAPI
-from nttd.db import make_engine, make_sessionmaker
-from nttd.migrate import upgrade
+from nttd.db import make_sessionmaker
 from nttd.models import Case, Hotline
 from nttd.stats import StatsQuery, stats_csv, stats_for, stats_table, wilson
 from tests.cli import nttd
@@ -48,16 +45,6 @@ def chase_cases(now: Any = NOW) -> list[Case]:
                 values.update(status="removed", removed_at=start + timedelta(hours=k + 1))
             cases.append(new_case(i, "NL" if i % 2 else "DE", start, **values))
     return cases
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = make_engine(database_url)
-    await upgrade(engine)
-    try:
-        yield engine
-    finally:
-        await engine.dispose()
 
 
 async def test_group_by_step(engine: AsyncEngine) -> None:

@@ -4,7 +4,6 @@ group size; reappearance; the columns the statistics read are kept and backfille
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -36,16 +35,6 @@ from tests.stats.cases import (
 )
 
 COUNTS = {"NL": 40, "DE": 25, "FR": 4}
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = make_engine(database_url)
-    await upgrade(engine)
-    try:
-        yield engine
-    finally:
-        await engine.dispose()
 
 
 async def stored(engine: AsyncEngine, cases: list[Case]) -> None:

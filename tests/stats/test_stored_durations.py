@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -26,16 +24,6 @@ from tests.stats.cases import NOW, new_case, random_cases, store
 COUNTS = {"NL": 60, "DE": 45, "FR": 12}
 CLOCK_COLUMNS = ("confirmed_at", "first_notice_at", "removed_at", "hold_started_at",
                  "acknowledged_at", "updated_at")
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = make_engine(database_url)
-    await upgrade(engine)
-    try:
-        yield engine
-    finally:
-        await engine.dispose()
 
 
 def jittered(seed: int) -> list[Any]:
