@@ -33,7 +33,7 @@ async def test_dashboard_and_public_page_in_a_browser(database_url: str, tmp_pat
         await sign_in(page, world, "coordinator")
         await page.wait_for_selector("h1:has-text('Time to removal')")
         await watch.check(page, "20-dashboard")
-        assert await page.locator("svg.chart").count() == 3
+        assert await page.locator("svg.chart").count() == 4  # curves, medians, trend, chase steps
         assert await page.locator("svg.chart polygon.band").count() >= 2
         # The filters, by the form.
         await page.select_option("select[name=group_by]", "asn")
