@@ -19,6 +19,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -360,3 +361,47 @@ class ExchangeReport(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class CaseStats(Base):
+    """The statistics' narrow copy of a case (nttd.stats.fresh): what the breakdowns
+    group and filter by, and each clock's grid bin. Kept by database triggers on every
+    write of those columns of `cases` (migration 0017): a write marks the row stale and
+    clears its bins; the worker's refresh step (nttd.stats.fresh) sets the bins again,
+    with [fresh_from, fresh_until) the "now"s (epoch seconds) for which they hold. The
+    statistics count a row's bins only for a "now" in that interval and every other
+    case from `cases`, at "now". No application code writes this table but the refresh.
+    """
+
+    __tablename__ = "case_stats"
+    case_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    confirmed_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    week: Mapped[str | None] = mapped_column(String(10))   # nttd.stats.sqltime.week_start
+    month: Mapped[str | None] = mapped_column(String(7))   # nttd.stats.sqltime.month_of
+    country: Mapped[str | None] = mapped_column(String(2), index=True)
+    asn: Mapped[int | None] = mapped_column(Integer)
+    as_name: Mapped[str | None] = mapped_column(String(200))
+    registrar: Mapped[str | None] = mapped_column(String(200))
+    cdn: Mapped[str | None] = mapped_column(String(100))
+    tld: Mapped[str | None] = mapped_column(String(63))
+    content_type: Mapped[str | None] = mapped_column(String(100))
+    classification: Mapped[str | None] = mapped_column(String(100))
+    route_kind: Mapped[str | None] = mapped_column(String(20))
+    route_hotline_id: Mapped[int | None] = mapped_column(Integer)
+    chase_step: Mapped[str | None] = mapped_column(String(32))
+    removed: Mapped[bool] = mapped_column(Boolean)         # removed_at IS NOT NULL
+    acknowledged: Mapped[bool] = mapped_column(Boolean)    # acknowledged_at IS NOT NULL
+    noticed: Mapped[bool] = mapped_column(Boolean)         # first_notice_at IS NOT NULL
+    reappeared_count: Mapped[int] = mapped_column(Integer)
+    removal_bin: Mapped[int | None] = mapped_column(SmallInteger)
+    notice_bin: Mapped[int | None] = mapped_column(SmallInteger)
+    ack_bin: Mapped[int | None] = mapped_column(SmallInteger)
+    fresh_from: Mapped[float | None] = mapped_column(Float, index=True)
+    fresh_until: Mapped[float | None] = mapped_column(Float, index=True)
+    stale: Mapped[bool] = mapped_column(Boolean)
+    version: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (
+        Index("ix_case_stats_stale", "case_id", sqlite_where=text("stale"),
+              postgresql_where=text("stale")),
+    )

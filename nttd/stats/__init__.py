@@ -4,6 +4,7 @@ Other packages import from here only.
 """
 
 from nttd.stats.export import stats_csv, stats_table
+from nttd.stats.fresh import REFRESH_EVERY, refresh_stats
 from nttd.stats.query import FILTERS, GROUPS, NO_STEP, ROUTES, StatsError, StatsQuery
 from nttd.stats.removal import (
     DEFINITIONS,
@@ -26,6 +27,7 @@ __all__ = [
     "LEAGUE_GROUPS",
     "METRICS",
     "NO_STEP",
+    "REFRESH_EVERY",
     "ROUTES",
     "StatsError",
     "StatsQuery",
@@ -33,6 +35,7 @@ __all__ = [
     "km_quantile",
     "league_of",
     "parse_metrics",
+    "refresh_stats",
     "removal_stats",
     "stats_csv",
     "stats_for",

@@ -17,21 +17,25 @@ from typing import Any
 
 from sqlalchemy import (
     Float,
+    Integer,
     Select,
     SQLColumnExpression,
     and_,
     case,
+    cast,
     func,
     literal,
     not_,
     null,
     or_,
     select,
+    union_all,
 )
 from sqlalchemy.sql.elements import ColumnElement
 
 from nttd.cases import CaseStatus, IntakeError, parse_instant
-from nttd.models import Case, Hotline
+from nttd.models import Case, CaseStats, Hotline
+from nttd.stats.fresh import fresh_at, not_fresh_at
 from nttd.stats.sqltime import (
     epoch_seconds,
     grid_bin,
@@ -125,52 +129,62 @@ class _Clock:
         return cls(now_s, end, held)
 
 
-def _group_key(group_by: str) -> tuple[SQLColumnExpression[Any], SQLColumnExpression[Any]]:
-    """(key, name) of a group: the name is the network's name for an ASN, else NULL."""
+def _group_key(group_by: str, t: Any = Case
+               ) -> tuple[SQLColumnExpression[Any], SQLColumnExpression[Any]]:
+    """(key, name) of a group over `t` (Case, or its narrow copy CaseStats: the same
+    column names): the name is the network's name for an ASN, else NULL."""
     if group_by == "asn":
-        return Case.asn, Case.as_name
+        return t.asn, t.as_name
+    narrow = t is CaseStats
     keys: dict[str, SQLColumnExpression[Any]] = {
-        "country": Case.country,
-        "partner": case((and_(Case.route_kind == "partner", Hotline.code.is_not(None)),
+        "country": t.country,
+        "partner": case((and_(t.route_kind == "partner", Hotline.code.is_not(None)),
                          Hotline.code), else_=literal(DIRECT)),
-        "registrar": Case.registrar,
-        "cdn": func.coalesce(Case.cdn, NO_CDN),
-        "tld": Case.tld,
-        "content_type": Case.content_type,
-        "classification": Case.classification,
-        "route": Case.route_kind,
-        "week": week_start(Case.confirmed_at),
-        "month": month_of(Case.confirmed_at),
+        "registrar": t.registrar,
+        "cdn": func.coalesce(t.cdn, NO_CDN),
+        "tld": t.tld,
+        "content_type": t.content_type,
+        "classification": t.classification,
+        "route": t.route_kind,
+        # The narrow copy keeps them as the same text (migration 0017).
+        "week": CaseStats.week if narrow else week_start(Case.confirmed_at),
+        "month": CaseStats.month if narrow else month_of(Case.confirmed_at),
         # The last letter of the chase sent while the case was online (Case.chase_step):
         # for a removed case, the step after which the content came down.
-        "step": func.coalesce(Case.chase_step, NO_STEP),
+        "step": func.coalesce(t.chase_step, NO_STEP),
     }
     return keys[group_by], null()
 
 
-def _where(query: StatsQuery) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = [Case.route_kind.is_not(None)]
+def _where(query: StatsQuery, t: Any = Case) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [t.route_kind.is_not(None)]
     if query.since is not None:
-        conditions.append(Case.confirmed_at >= query.since)
+        conditions.append(t.confirmed_at >= query.since)
     if query.until is not None:
-        conditions.append(Case.confirmed_at < query.until)
+        conditions.append(t.confirmed_at < query.until)
     if query.country is not None:
-        conditions.append(Case.country == query.country)
+        conditions.append(t.country == query.country)
     if query.route is not None:
-        conditions.append(Case.route_kind == query.route)
+        conditions.append(t.route_kind == query.route)
     if query.classification is not None:
-        conditions.append(Case.classification == query.classification)
+        conditions.append(t.classification == query.classification)
     if query.partner is not None:
         hotline = select(Hotline.id).where(Hotline.code == query.partner).scalar_subquery()
-        conditions.append(and_(Case.route_kind == "partner", Case.route_hotline_id == hotline))
+        conditions.append(and_(t.route_kind == "partner", t.route_hotline_id == hotline))
     return conditions
 
 
-def _from(query: StatsQuery, columns: list[SQLColumnExpression[Any]]) -> Select[Any]:
-    base = select(*columns)
+def _from(query: StatsQuery, columns: list[SQLColumnExpression[Any]], t: Any = Case,
+          stale_at: datetime | None = None) -> Select[Any]:
+    """The rows of `t` the query selects; with `stale_at`, only the cases whose narrow
+    copy is not fresh at that "now" (nttd.stats.fresh)."""
+    base = select(*columns).select_from(t)
     if query.group_by == "partner":
-        base = base.select_from(Case).outerjoin(Hotline, Case.route_hotline_id == Hotline.id)
-    return base.where(*_where(query))
+        base = base.outerjoin(Hotline, t.route_hotline_id == Hotline.id)
+    base = base.where(*_where(query, t))
+    if stale_at is not None:
+        base = base.where(Case.id.in_(select(CaseStats.case_id).where(not_fresh_at(stale_at))))
+    return base
 
 
 def _binned(inner: Any, *sums: Any) -> Select[Any]:
@@ -190,10 +204,68 @@ def _minutes(stored: Any, at_now: ColumnElement[int], use_stored: bool) -> Any:
     return func.coalesce(stored, at_now) if use_stored else at_now
 
 
-def removal_steps(query: StatsQuery, now: datetime, *, stored: bool = True) -> Select[Any]:
+def removal_steps(query: StatsQuery, now: datetime, *, stored: bool = True) -> Any:
     """Rows (key, name, bin, events, censored, reappeared_cases, ever_removed,
     reappearances) of the time to removal; `reappeared_cases`: the cases that
-    reappeared at least once; `ever_removed`: removed now or reappeared."""
+    reappeared at least once; `ever_removed`: removed now or reappeared. A key and
+    bin may come in two rows (their counts add up): see :func:`_counted`."""
+    return _counted(_removal_at_now, query, now, stored)
+
+
+def notice_steps(query: StatsQuery, now: datetime, *, stored: bool = True) -> Any:
+    """Rows (key, name, bin, events, censored) of the time from the first notice to
+    removal, over the cases that had a notice."""
+    return _counted(_notice_at_now, query, now, stored)
+
+
+def acknowledgement_steps(query: StatsQuery, now: datetime, *, stored: bool = True) -> Any:
+    """Rows (key, name, bin, events, censored) of the time from the first notice to
+    the recipient's acknowledgement; a case not acknowledged is censored when it was
+    removed or closed, or now."""
+    return _counted(_acknowledgement_at_now, query, now, stored)
+
+
+def _counted(at_now: Any, query: StatsQuery, now: datetime, stored: bool) -> Any:
+    """With `stored`: the bins of the cases whose narrow copy is fresh at `now`, read
+    from it (nttd.stats.fresh), and every other case counted at `now` from ``cases``,
+    in ONE statement (a UNION ALL: one snapshot, so a refresh committing in between
+    cannot count a case twice or not at all). Without: every case counted at `now`,
+    from ``cases`` (the same answer, slower; for the tests that say so)."""
+    if not stored:
+        return at_now(query, now, stored=False)
+    return union_all(_fresh(at_now, query, now), at_now(query, now, stored=True, stale_at=now))
+
+
+_FRESH = {"_removal_at_now": ("removal_bin", "removed"),
+          "_notice_at_now": ("notice_bin", "removed"),
+          "_acknowledgement_at_now": ("ack_bin", "acknowledged")}
+
+
+def _fresh(at_now: Any, query: StatsQuery, now: datetime) -> Select[Any]:
+    """The rows of :func:`_counted` read from the narrow copy: plain columns, which
+    PostgreSQL aggregates in its parallel workers."""
+    bin_name, observed_name = _FRESH[at_now.__name__]
+    t = CaseStats
+    key, name = _group_key(query.group_by, t)
+    bin_ = cast(getattr(t, bin_name), Integer)
+    observed = getattr(t, observed_name)
+    keys = [key.label("key"), name.label("name"), bin_.label("bin")]
+    sums: list[Any] = [func.count().filter(observed).label("events"),
+                       func.count().filter(not_(observed)).label("censored")]
+    if at_now is _removal_at_now:
+        reappeared = t.reappeared_count > 0
+        sums += [func.count().filter(reappeared).label("reappeared_cases"),
+                 func.count().filter(or_(observed, reappeared)).label("ever_removed"),
+                 func.coalesce(func.sum(t.reappeared_count), 0).label("reappearances")]
+    statement = _from(query, [*keys, *sums], t).where(fresh_at(now))
+    if at_now is not _removal_at_now:
+        statement = statement.where(t.noticed)
+    grouped = [key, bin_] if query.group_by != "asn" else [key, name, bin_]  # name: NULL
+    return statement.group_by(*grouped)
+
+
+def _removal_at_now(query: StatsQuery, now: datetime, *, stored: bool = True,
+                    stale_at: datetime | None = None) -> Select[Any]:
     clock = _Clock.at(now)
     key, name = _group_key(query.group_by)
     inner = _from(query, [
@@ -204,7 +276,7 @@ def removal_steps(query: StatsQuery, now: datetime, *, stored: bool = True) -> S
         .label("minutes"),
         (Case.reappeared_count > 0).label("reappeared"),
         Case.reappeared_count.label("reappearances"),
-    ]).subquery()
+    ], stale_at=stale_at).subquery()
     c = inner.c
     return _binned(
         inner, func.count().filter(c.reappeared).label("reappeared_cases"),
@@ -212,9 +284,8 @@ def removal_steps(query: StatsQuery, now: datetime, *, stored: bool = True) -> S
         func.coalesce(func.sum(c.reappearances), 0).label("reappearances"))
 
 
-def notice_steps(query: StatsQuery, now: datetime, *, stored: bool = True) -> Select[Any]:
-    """Rows (key, name, bin, events, censored) of the time from the first notice to
-    removal, over the cases that had a notice."""
+def _notice_at_now(query: StatsQuery, now: datetime, *, stored: bool = True,
+                   stale_at: datetime | None = None) -> Select[Any]:
     clock = _Clock.at(now)
     key, name = _group_key(query.group_by)
     inner = _from(query, [
@@ -223,15 +294,12 @@ def notice_steps(query: StatsQuery, now: datetime, *, stored: bool = True) -> Se
         _minutes(Case.stats_notice_minutes, started_minutes(
             clock.end - epoch_seconds(Case.first_notice_at) - clock.held), stored)
         .label("minutes"),
-    ]).where(Case.first_notice_at.is_not(None)).subquery()
+    ], stale_at=stale_at).where(Case.first_notice_at.is_not(None)).subquery()
     return _binned(inner)
 
 
-def acknowledgement_steps(query: StatsQuery, now: datetime, *,
-                          stored: bool = True) -> Select[Any]:
-    """Rows (key, name, bin, events, censored) of the time from the first notice to
-    the recipient's acknowledgement; a case not acknowledged is censored when it was
-    removed or closed, or now."""
+def _acknowledgement_at_now(query: StatsQuery, now: datetime, *, stored: bool = True,
+                            stale_at: datetime | None = None) -> Select[Any]:
     clock = _Clock.at(now)
     key, name = _group_key(query.group_by)
     acknowledged = Case.acknowledged_at.is_not(None)
@@ -240,5 +308,5 @@ def acknowledgement_steps(query: StatsQuery, now: datetime, *,
         key.label("key"), name.label("name"), acknowledged.label("observed"),
         _minutes(Case.stats_ack_minutes, started_minutes(
             stop - epoch_seconds(Case.first_notice_at)), stored).label("minutes"),
-    ]).where(Case.first_notice_at.is_not(None)).subquery()
+    ], stale_at=stale_at).where(Case.first_notice_at.is_not(None)).subquery()
     return _binned(inner)

@@ -1,0 +1,177 @@
+"""The statistics' narrow table: each case's grid bins, and for which "now"s they hold.
+
+A statistics query over a million cases spends its time reading wide `cases` rows
+and working out, row by row, a running clock's duration at "now". So the database
+keeps a narrow copy of each case in ``case_stats`` (migration 0017: triggers copy the
+breakdown columns on every write that changes one and mark the row stale), and the
+worker's refresh step (:func:`refresh_stats`) writes each clock's grid bin
+(nttd.stats.sqltime.grid_bin) there, with the interval ``[fresh_from, fresh_until)``
+of the "now"s (epoch seconds) at which those bins are what the query would count:
+
+* a stopped clock's bin is that of its stored duration (nttd.stats.stored) for ever;
+* a running clock's bin at "now" is that of its started minutes since its start S
+  (confirmation or first notice, plus the time on hold before): it holds while
+  ``now - S`` stays in the bin's minutes, which is longer the older the case (a bin
+  spans 1/16 of a doubling: a case open for ten days keeps its bin for ten hours).
+  The interval keeps 10 ms clear of the bin's edges, so that no float rounding
+  (milliseconds, SQLite's julianday) can put "now" in another bin;
+* a case on hold has a removal clock that does not run while the hold lasts: it is
+  not binned (``fresh_from`` NULL) until the hold ends and the trigger marks it stale.
+
+A row's interval is the intersection over its clocks. The queries (nttd.stats.query)
+count the bins of the rows fresh at "now" from ``case_stats`` and every other case
+from ``cases`` at "now", in one statement (one snapshot): the same answer as counting
+everything at "now" (tests/stats/test_case_stats.py), whatever state the refresh is in.
+
+A refresh writes a row only if its ``version`` is still the one it read: a case
+written in between (the trigger bumps the version) stays stale for the next round.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from functools import cache
+from typing import Any, cast
+
+from sqlalchemy import Float, Table, bindparam, literal, or_, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+
+from nttd.models import Case, CaseStats
+from nttd.stats.sqltime import bin_minutes, grid_bin_of
+
+MARGIN = 0.01          # seconds kept clear of a bin's edges
+ALWAYS = (-1e15, 1e15)  # the interval of a row whose clocks have all stopped
+LOOKAHEAD = timedelta(minutes=2)  # rows whose interval ends sooner are refreshed
+BATCH = 5000
+MAX_BATCHES = 20       # per call: a worker round stays short; the next round goes on
+REFRESH_EVERY = timedelta(seconds=20)
+ANALYZE_AFTER = 50_000  # rows written by one refresh
+
+
+def fresh_at(now: datetime) -> ColumnElement[bool]:
+    """The rows of ``case_stats`` whose bins hold at `now`: nearly all of them, so the
+    columns are written as expressions (``+ 0.0``) that no index serves: the planner,
+    whose figures for them may be old (a refresh moves every interval), must read the
+    table rather than walk an index over it."""
+    at = literal(now.timestamp(), Float)
+    zero = literal(0.0, Float)
+    return (CaseStats.fresh_from + zero <= at) & (CaseStats.fresh_until + zero > at)
+
+
+def not_fresh_at(now: datetime) -> ColumnElement[bool]:
+    """The rows of ``case_stats`` whose bins do not hold at `now` (counted from cases)."""
+    at = now.timestamp()
+    return or_(CaseStats.fresh_until.is_(None), CaseStats.fresh_until <= at,
+               CaseStats.fresh_from > at)
+
+
+@cache
+def bin_span(bin_: int) -> tuple[int, int]:
+    """The first and the last whole minute of a bin (that holds at least one)."""
+    last = bin_minutes(bin_)
+    first = max(0, int(2.0 ** (bin_ / 16.0) - 1.0) - 1)
+    while grid_bin_of(first) < bin_:
+        first += 1
+    while first > 0 and grid_bin_of(first - 1) == bin_:
+        first -= 1
+    return first, last
+
+
+def _running(start: float, at: float) -> tuple[int, float, float] | None:
+    """(bin, valid from, valid until) of a clock started at `start` (epoch seconds),
+    counted at `at`; None within its first minute (its bins are a minute wide there:
+    counted at "now" instead)."""
+    millis = round((at - start) * 1000.0)
+    minutes = (millis + 59999) // 60000
+    if minutes < 1:
+        return None
+    bin_ = grid_bin_of(minutes)
+    first, last = bin_span(bin_)
+    return bin_, start + (first - 1) * 60.0 + MARGIN, start + last * 60.0 - MARGIN
+
+
+def bins_of(row: Any, at: float) -> dict[str, Any]:
+    """The bins of one case (a row of the columns in :func:`_due`) at `at`, and the
+    interval over which they hold: None for the interval if they cannot be kept."""
+    low, high = ALWAYS
+    held = row.hold_started_at is not None
+    hold = float(row.hold_seconds or 0.0)
+    noticed = row.first_notice_at is not None
+    result: dict[str, Any] = {"removal_bin": None, "notice_bin": None, "ack_bin": None}
+    keep = True
+    clocks = [("removal_bin", row.stats_removal_minutes, row.confirmed_at, hold, True)]
+    if noticed:
+        clocks += [("notice_bin", row.stats_notice_minutes, row.first_notice_at, hold, True),
+                   ("ack_bin", row.stats_ack_minutes, row.first_notice_at, 0.0, False)]
+    for name, stored, started, before, stops_on_hold in clocks:
+        if stored is not None:
+            result[name] = grid_bin_of(stored)
+            continue
+        if held and stops_on_hold:  # the clock stands still while held: not binned
+            keep = False
+            continue
+        running = _running(started.timestamp() + before, at)
+        if running is None:
+            low = high = at  # an empty interval: due again at the next refresh
+            continue
+        result[name], start, end = running
+        low, high = max(low, start), min(high, end)
+    if not keep:
+        result["fresh_from"] = result["fresh_until"] = None
+    elif low <= at < high:
+        result["fresh_from"], result["fresh_until"] = low, high
+    else:  # an edge, or a clock in its first minute: due again at the next refresh
+        result["fresh_from"] = result["fresh_until"] = at
+    return result
+
+
+def _due(now: datetime, after: int, limit: int) -> Any:
+    horizon = (now + LOOKAHEAD).timestamp()
+    return (select(CaseStats.case_id, CaseStats.version, Case.confirmed_at,
+                   Case.first_notice_at, Case.hold_started_at, Case.hold_seconds,
+                   Case.stats_removal_minutes, Case.stats_notice_minutes,
+                   Case.stats_ack_minutes)
+            .join(Case, Case.id == CaseStats.case_id)
+            .where(or_(CaseStats.stale, CaseStats.fresh_until < horizon),
+                   CaseStats.case_id > after)
+            .order_by(CaseStats.case_id).limit(limit))
+
+
+_TABLE = cast(Table, CaseStats.__table__)
+_WRITE = (update(_TABLE)
+          .where(_TABLE.c.case_id == bindparam("b_case_id"),
+                 _TABLE.c.version == bindparam("b_version"))
+          .values(removal_bin=bindparam("removal_bin"), notice_bin=bindparam("notice_bin"),
+                  ack_bin=bindparam("ack_bin"),
+                  fresh_from=bindparam("fresh_from", type_=Float),
+                  fresh_until=bindparam("fresh_until", type_=Float), stale=False))
+
+
+async def refresh_stats(session: AsyncSession, *, now: datetime, batch: int = BATCH,
+                        max_batches: int = MAX_BATCHES) -> int:
+    """Bin the stale rows of ``case_stats`` and those whose interval ends within
+    LOOKAHEAD of `now`, up to `max_batches` batches of `batch` rows, each in a
+    transaction of its own (the session must not be in one). Returns the rows written."""
+    at = now.timestamp()
+    written = after = 0
+    for _ in range(max_batches):
+        async with session.begin():
+            rows = (await session.execute(_due(now, after, batch))).all()
+            if not rows:
+                break
+            params = [{"b_case_id": row.case_id, "b_version": row.version, **bins_of(row, at)}
+                      for row in rows]
+            connection = await session.connection()  # Core executemany, no unit of work
+            await connection.execute(_WRITE, params)
+            written += len(rows)
+            after = rows[-1].case_id
+        if len(rows) < batch:
+            break
+    if written >= ANALYZE_AFTER and session.bind is not None and (
+            session.bind.dialect.name == "postgresql"):
+        # The refresh moved many intervals: the planner's figures for them are old, and
+        # it would think the cases counted at "now" are many (autovacuum comes later).
+        async with session.begin():
+            await session.execute(text("ANALYZE case_stats"))
+    return written
