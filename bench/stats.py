@@ -200,6 +200,12 @@ async def measure(label: str, url: str, n: int, runs: int, *,
             if done < 5000 * 50:
                 break
     took = time.perf_counter() - start
+    if refreshed and url.startswith("postgresql"):  # as autovacuum would, soon after
+        conn = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
+        try:
+            await conn.execute("VACUUM ANALYZE case_stats")
+        finally:
+            await conn.close()
     if refreshed:
         print(f"{label}: refreshed {refreshed:,} case_stats rows in {took:.1f} s "
               f"({refreshed / took:,.0f}/s)")
