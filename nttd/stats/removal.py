@@ -28,7 +28,7 @@ from nttd.stats.query import (
     removal_steps,
 )
 from nttd.stats.sqltime import bin_minutes, fetch_all
-from nttd.stats.survival import group_samples, summarise
+from nttd.stats.survival import group_samples, summarise_counts
 from nttd.stats.survival import kaplan_meier as _km
 
 METRICS = ("time_to_removal", "notice_to_removal", "time_to_acknowledgement")
@@ -149,14 +149,10 @@ def _curve(group: _Group) -> dict[str, Any]:
 
 def _row(key: Any, name: str | None, group: _Group, min_group: int,
          curve: bool = False) -> dict[str, Any]:
-    metrics = {
-        "time_to_removal": summarise(_steps(group.removal), unit=_SECOND, min_cases=min_group,
-                                     confidence=CONFIDENCE),
-        "notice_to_removal": summarise(_steps(group.notice), unit=_SECOND,
-                                       min_cases=min_group, confidence=CONFIDENCE),
-        "time_to_acknowledgement": summarise(_steps(group.acknowledgement), unit=_SECOND,
-                                             min_cases=min_group, confidence=CONFIDENCE),
-    }
+    metrics = {  # counts per minute: times of 60 seconds each (as _steps)
+        metric: summarise_counts(getattr(group, _COUNTERS[metric]), scale=60.0, unit=_SECOND,
+                                 min_cases=min_group, confidence=CONFIDENCE)
+        for metric in METRICS}
     too_few = group.cases < min_group
     removal = metrics["time_to_removal"]
     extra = {"curve": None if too_few else _curve(group)} if curve else {}
