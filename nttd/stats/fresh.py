@@ -33,7 +33,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Float, Table, bindparam, literal, or_, select, text, update
+from sqlalchemy import Float, Table, bindparam, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -50,13 +50,10 @@ ANALYZE_AFTER = 50_000  # rows written by one refresh
 
 
 def fresh_at(now: datetime) -> ColumnElement[bool]:
-    """The rows of ``case_stats`` whose bins hold at `now`: nearly all of them, so the
-    columns are written as expressions (``+ 0.0``) that no index serves: the planner,
-    whose figures for them may be old (a refresh moves every interval), must read the
-    table rather than walk an index over it."""
-    at = literal(now.timestamp(), Float)
-    zero = literal(0.0, Float)
-    return (CaseStats.fresh_from + zero <= at) & (CaseStats.fresh_until + zero > at)
+    """The rows of ``case_stats`` whose bins hold at `now`: nearly all of them once the
+    refresh has run (which then has the planner's figures renewed: ANALYZE_AFTER)."""
+    at = now.timestamp()
+    return (CaseStats.fresh_from <= at) & (CaseStats.fresh_until > at)
 
 
 def not_fresh_at(now: datetime) -> ColumnElement[bool]:
