@@ -33,7 +33,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Float, Table, bindparam, or_, select, text, update
+from sqlalchemy import Float, Table, bindparam, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -47,6 +47,7 @@ BATCH = 5000
 MAX_BATCHES = 20       # per call: a worker round stays short; the next round goes on
 REFRESH_EVERY = timedelta(seconds=20)
 ANALYZE_AFTER = 50_000  # rows written by one refresh
+_LOCK = 0x6E747464_5374  # the refresh's advisory lock key on PostgreSQL
 
 
 def fresh_at(now: datetime) -> ColumnElement[bool]:
@@ -152,8 +153,14 @@ async def refresh_stats(session: AsyncSession, *, now: datetime, batch: int = BA
     transaction of its own (the session must not be in one). Returns the rows written."""
     at = now.timestamp()
     written = after = 0
+    postgresql = session.bind is not None and session.bind.dialect.name == "postgresql"
     for _ in range(max_batches):
         async with session.begin():
+            # One process refreshes at a time (the others' rounds find the lock taken
+            # and leave it): on SQLite the write lock already serialises them.
+            if postgresql and not (await session.execute(
+                    select(func.pg_try_advisory_xact_lock(_LOCK)))).scalar_one():
+                break
             rows = (await session.execute(_due(now, after, batch))).all()
             if not rows:
                 break
@@ -165,8 +172,7 @@ async def refresh_stats(session: AsyncSession, *, now: datetime, batch: int = BA
             after = rows[-1].case_id
         if len(rows) < batch:
             break
-    if written >= ANALYZE_AFTER and session.bind is not None and (
-            session.bind.dialect.name == "postgresql"):
+    if written >= ANALYZE_AFTER and postgresql:
         # The refresh moved many intervals: the planner's figures for them are old, and
         # it would think the cases counted at "now" are many (autovacuum comes later).
         async with session.begin():
