@@ -104,7 +104,7 @@ async def test_a_write_marks_the_copy_stale_and_the_refresh_bins_it_again(
     # A write of a column the statistics do not read leaves the copy as it is.
     async with make_sessionmaker(engine)() as session, session.begin():
         await session.execute(update(Case).where(Case.id == ids[0]).values(
-            check_count=7, next_check_at=NOW))
+            reference="R-7", last_error="timeout"))
     assert not (await copies())[ids[0]].stale
     # The ORM and plain SQL: the removal and a new network mark it stale.
     async with make_sessionmaker(engine)() as session, session.begin():
