@@ -9,14 +9,18 @@ with every answer.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 from statistics import NormalDist
 from typing import Any
 
+import numpy as np
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nttd.stats.query import (
@@ -27,8 +31,8 @@ from nttd.stats.query import (
     notice_steps,
     removal_steps,
 )
-from nttd.stats.sqltime import bin_minutes, fetch_all
-from nttd.stats.survival import group_samples, summarise_counts
+from nttd.stats.sqltime import bin_minutes, fetch_all, int_list, ints
+from nttd.stats.survival import group_samples, summarise_arrays
 from nttd.stats.survival import kaplan_meier as _km
 
 METRICS = ("time_to_removal", "notice_to_removal", "time_to_acknowledgement")
@@ -87,41 +91,71 @@ DEFINITIONS = {
 }
 
 
-Counts = dict[int, list[int]]  # minutes standing for a bin -> [events, censored]
+_CLOCKS = ("removal", "notice", "acknowledgement")
+Parts = list[tuple[Any, Any, Any]]  # (bins, events, censored) int64 arrays, as fetched
+
+
+@cache
+def _minutes_of_bins(size: int) -> Any:
+    """bin -> the minutes standing for it (nttd.stats.sqltime.bin_minutes), for the bins
+    below `size`; 0 for a bin that holds no whole minute (never fetched)."""
+    table = np.zeros(size, dtype=np.int64)
+    for bin_ in range(size):
+        with contextlib.suppress(ValueError):
+            table[bin_] = bin_minutes(bin_)
+    return table
 
 
 @dataclass
 class _Group:
-    """What the database said about one group, accumulated over its step rows."""
+    """What the database said about one group: per clock, its (bin, events, censored)
+    arrays as fetched (a bin may come twice: from the narrow copy and from the cases
+    counted at now), merged on demand (:meth:`counts`)."""
 
     names: Counter[str] = field(default_factory=Counter)
-    removal: Counts = field(default_factory=dict)
-    notice: Counts = field(default_factory=dict)
-    acknowledgement: Counts = field(default_factory=dict)
+    parts: dict[str, Parts] = field(default_factory=lambda: {c: [] for c in _CLOCKS})
     cases: int = 0
     removed: int = 0
     reappearances: int = 0
     reappeared_cases: int = 0
     ever_removed: int = 0
+    _merged: dict[str, tuple[Any, Any, Any]] = field(default_factory=dict)
 
     def merge(self, other: _Group) -> None:
         self.names.update(other.names)
-        for name in ("removal", "notice", "acknowledgement"):
-            mine: Counts = getattr(self, name)
-            for minutes, (events, censored) in getattr(other, name).items():
-                pair = mine.get(minutes)
-                if pair is None:
-                    mine[minutes] = [events, censored]
-                else:
-                    pair[0] += events
-                    pair[1] += censored
+        for clock in _CLOCKS:
+            self.parts[clock].extend(other.parts[clock])
         for name in ("cases", "removed", "reappearances", "reappeared_cases", "ever_removed"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
+        self._merged.clear()
+
+    def counts(self, clock: str) -> tuple[Any, Any, Any]:
+        """(minutes, events, censored): the minutes standing for each bin, increasing,
+        each once, with its counts added up."""
+        merged = self._merged.get(clock)
+        if merged is None:
+            parts = self.parts[clock]
+            if not parts:
+                empty = np.zeros(0, dtype=np.int64)
+                merged = (empty, empty, empty)
+            else:
+                bins = np.concatenate([p[0] for p in parts])
+                unique, where = np.unique(bins, return_inverse=True)
+                events = np.bincount(where, weights=np.concatenate([p[1] for p in parts]),
+                                     minlength=unique.size).astype(np.int64)
+                censored = np.bincount(where, weights=np.concatenate([p[2] for p in parts]),
+                                       minlength=unique.size).astype(np.int64)
+                minutes = _minutes_of_bins(int(unique[-1]) + 1)[unique]
+                merged = (minutes, events, censored)
+            self._merged[clock] = merged
+        return merged
 
 
-def _steps(counts: Counts) -> list[tuple[float, int, int]]:
-    """Counts per minute standing for a bin as survival steps in seconds."""
-    return [(60.0 * m, e, c) for m, (e, c) in counts.items()]
+def _steps(group: _Group, clock: str) -> list[tuple[float, int, int]]:
+    """A clock's counts per minute standing for a bin as survival steps in seconds."""
+    minutes, events, censored = group.counts(clock)
+    return [(60.0 * int(m), int(e), int(c)) for m, e, c in zip(minutes, events, censored,
+                                                               strict=True)]
 
 
 def wilson(successes: int, trials: int, confidence: float = CONFIDENCE) -> dict[str, float]:
@@ -142,17 +176,18 @@ def _estimate(summary: dict[str, Any], name: str) -> float | None:
 def _curve(group: _Group) -> dict[str, Any]:
     """The time-to-removal curve: its steps ``[time, survival, lower, upper]`` (seconds)
     and the longest duration observed (beyond it the curve is unknown)."""
-    km = _km(_steps(group.removal), confidence=CONFIDENCE)
+    km = _km(_steps(group, "removal"), confidence=CONFIDENCE)
     return {"last_time": km.last_time,
             "points": [[s.time, s.survival, s.lower, s.upper] for s in km.steps]}
 
 
 def _row(key: Any, name: str | None, group: _Group, min_group: int,
          curve: bool = False) -> dict[str, Any]:
-    metrics = {  # counts per minute: times of 60 seconds each (as _steps)
-        metric: summarise_counts(getattr(group, _COUNTERS[metric]), scale=60.0, unit=_SECOND,
-                                 min_cases=min_group, confidence=CONFIDENCE)
-        for metric in METRICS}
+    metrics = {}
+    for metric in METRICS:  # counts per minute: times of 60 seconds each (as _steps)
+        minutes, events, censored = group.counts(_COUNTERS[metric])
+        metrics[metric] = summarise_arrays(minutes * 60.0, events, censored, unit=_SECOND,
+                                           min_cases=min_group, confidence=CONFIDENCE)
     too_few = group.cases < min_group
     removal = metrics["time_to_removal"]
     extra = {"curve": None if too_few else _curve(group)} if curve else {}
@@ -203,49 +238,40 @@ async def _collect_all(session: AsyncSession,
             if metric in metrics:
                 statements.append(steps(query, now, stored=stored))
                 plan.append((i, _COUNTERS[metric]))
-    found = await fetch_all(session, statements)
+    found = await fetch_all(session, [_as_lists(statement) for statement in statements])
     everything: list[dict[Any, _Group]] = [{} for _ in queries]
-    minutes_of: dict[int, int] = {}  # bin -> the minutes standing for it
-    # Hundreds of thousands of rows by network at a million cases: plain loops.
+    # One row per (group, name): the group's bins and counts as arrays (int_list).
     for (i, counter), rows in zip(plan, found, strict=True):
         groups = everything[i]
-        if counter == "removal":
-            for key, name, bin_, events, censored, reappeared, ever, reappearances in rows:
-                group = groups.get(key)  # not setdefault: it would build a _Group per row
-                if group is None:
-                    group = groups[key] = _Group()
-                if name is not None:
-                    group.names[name] += events + censored
-                minutes = minutes_of.get(bin_)
-                if minutes is None:
-                    minutes = minutes_of[bin_] = bin_minutes(bin_)
-                pair = group.removal.get(minutes)
-                if pair is None:
-                    group.removal[minutes] = [events, censored]
-                else:
-                    pair[0] += events
-                    pair[1] += censored
-                group.cases += events + censored
-                group.removed += events
-                group.reappearances += reappearances
-                group.reappeared_cases += reappeared
-                group.ever_removed += ever
-            continue
-        for key, _name, bin_, events, censored in rows:
+        for key, name, bins, events, censored, *sums in rows:
             group = groups.get(key)
             if group is None:
                 group = groups[key] = _Group()
-            counts: Counts = getattr(group, counter)
-            minutes = minutes_of.get(bin_)
-            if minutes is None:
-                minutes = minutes_of[bin_] = bin_minutes(bin_)
-            pair = counts.get(minutes)
-            if pair is None:
-                counts[minutes] = [events, censored]
-            else:
-                pair[0] += events
-                pair[1] += censored
+            part = (ints(bins), ints(events), ints(censored))
+            group.parts[counter].append(part)
+            if counter != "removal":
+                continue
+            removed, total = int(part[1].sum()), int(part[1].sum() + part[2].sum())
+            if name is not None:
+                group.names[name] += total
+            group.cases += total
+            group.removed += removed
+            reappeared, ever, reappearances = sums
+            group.reappeared_cases += int(reappeared)
+            group.ever_removed += int(ever)
+            group.reappearances += int(reappearances)
     return everything
+
+
+def _as_lists(statement: Any) -> Select[Any]:
+    """A clock's rows (key, name, bin, events, censored, ...) as one row per (key,
+    name): its bins and their counts as lists, the other columns summed."""
+    inner = statement.subquery()
+    c = inner.c
+    sums = [func.sum(c[name]) for name in ("reappeared_cases", "ever_removed",
+                                          "reappearances") if name in c]
+    return select(c.key, c.name, int_list(c.bin), int_list(c.events), int_list(c.censored),
+                  *sums).group_by(c.key, c.name)
 
 
 def step_order(step: Any) -> tuple[int, int, str]:

@@ -29,11 +29,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import math
 from collections.abc import AsyncIterator, Sequence
 from functools import cache
 from typing import Any
 
+import numpy as np
 from sqlalchemy import BigInteger, Float, Integer, String, cast, func, literal, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
@@ -101,6 +103,30 @@ def _month_sqlite(element: month_of, compiler: SQLCompiler, **kw: Any) -> str:
 @compiles(month_of, "postgresql")
 def _month_postgresql(element: month_of, compiler: SQLCompiler, **kw: Any) -> str:
     return f"to_char({_arg(element, compiler, **kw)} AT TIME ZONE 'UTC', 'YYYY-MM')"
+
+
+class int_list(FunctionElement[Any]):
+    """The integers of a column over a group, as one value: ``array_agg`` on PostgreSQL
+    (a list from asyncpg), ``json_group_array`` on SQLite (JSON text); read either with
+    :func:`ints`. A breakdown by network then comes as 500 rows, not 90,000."""
+
+    name = "int_list"
+    inherit_cache = True
+
+
+@compiles(int_list, "sqlite")
+def _int_list_sqlite(element: int_list, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"json_group_array({_arg(element, compiler, **kw)})"
+
+
+@compiles(int_list, "postgresql")
+def _int_list_postgresql(element: int_list, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"array_agg({_arg(element, compiler, **kw)})"
+
+
+def ints(value: Any) -> Any:
+    """An :class:`int_list` value as a numpy array of int64."""
+    return np.asarray(json.loads(value) if isinstance(value, str) else value, dtype=np.int64)
 
 
 class greatest(FunctionElement[Any]):

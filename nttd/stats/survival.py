@@ -250,18 +250,29 @@ def summarise_counts(
     1,500 of them for 500 networks, where the step-by-step loop of :func:`kaplan_meier`
     costs most of a request. Equal to :func:`summarise` within float rounding
     (tests/stats/test_survival_arrays.py)."""
-    if unit <= timedelta(0):
-        raise ValueError(f"unit must be a positive duration, not {unit}")
-    if not 0.0 < confidence < 1.0:
-        raise ValueError(f"confidence must be between 0 and 1 (exclusive), not {confidence}")
     durations = sorted(counts)
     size = len(durations)
     times = np.fromiter(durations, dtype=np.float64, count=size) * scale
     pairs = np.fromiter((x for d in durations for x in counts[d]), dtype=np.int64,
                         count=2 * size).reshape(size, 2) if size else np.zeros((0, 2), np.int64)
-    if size and (pairs.min() < 0 or not np.isfinite(times).all() or times[0] < 0):
+    return summarise_arrays(times, pairs[:, 0], pairs[:, 1], unit=unit, min_cases=min_cases,
+                            confidence=confidence)
+
+
+def summarise_arrays(
+    times: Any, events: Any, censored: Any, *, unit: timedelta, min_cases: int = 10,
+    confidence: float = 0.95,
+) -> dict[str, Any]:
+    """:func:`summarise_counts` of numpy arrays: distinct durations in increasing order
+    (in the caller's unit) and their int64 counts of events and censored cases."""
+    if unit <= timedelta(0):
+        raise ValueError(f"unit must be a positive duration, not {unit}")
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be between 0 and 1 (exclusive), not {confidence}")
+    size = len(times)
+    if size and (min(events.min(), censored.min()) < 0 or not np.isfinite(times).all()
+                 or times[0] < 0):
         raise ValueError("durations must be finite and >= 0, counts >= 0")
-    events, censored = pairs[:, 0], pairs[:, 1]
     total_events, total_censored = int(events.sum()), int(censored.sum())
     n = total_events + total_censored
     too_few = n < min_cases
