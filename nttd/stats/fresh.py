@@ -38,7 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from nttd.models import Case, CaseStats
-from nttd.stats.sqltime import bin_minutes, grid_bin_of
+from nttd.stats.sqltime import bin_minutes, grid_bin_of, unindexed
 
 MARGIN = 0.01          # seconds kept clear of a bin's edges
 ALWAYS = (-1e15, 1e15)  # the interval of a row whose clocks have all stopped
@@ -54,7 +54,7 @@ def fresh_at(now: datetime) -> ColumnElement[bool]:
     """The rows of ``case_stats`` whose bins hold at `now`: nearly all of them once the
     refresh has run (which then has the planner's figures renewed: ANALYZE_AFTER)."""
     at = now.timestamp()
-    return (CaseStats.fresh_from <= at) & (CaseStats.fresh_until > at)
+    return (unindexed(CaseStats.fresh_from) <= at) & (unindexed(CaseStats.fresh_until) > at)
 
 
 def not_fresh_at(now: datetime) -> ColumnElement[bool]:

@@ -41,6 +41,7 @@ from nttd.stats.sqltime import (
     grid_bin,
     month_of,
     started_minutes,
+    unindexed,
     week_start,
 )
 
@@ -247,6 +248,8 @@ def _fresh(at_now: Any, query: StatsQuery, now: datetime) -> Select[Any]:
     bin_name, observed_name = _FRESH[at_now.__name__]
     t = CaseStats
     key, name = _group_key(query.group_by, t)
+    if query.group_by == "country":  # the one indexed key (nttd.stats.sqltime.unindexed)
+        key = unindexed(key)
     bin_ = cast(getattr(t, bin_name), Integer)
     observed = getattr(t, observed_name)
     keys = [key.label("key"), name.label("name"), bin_.label("bin")]
