@@ -10,10 +10,12 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from nttd.cases import case_times, store_facts
+from nttd.db import READ_ONLY, make_sessionmaker
 from nttd.models import Case, Hotline
+from nttd.stats import StatsQuery, stats_for
 from nttd.stats.sqltime import bin_minutes, grid_bin_of
 from nttd.stats.survival import group_samples, summarise
 
@@ -136,3 +138,25 @@ def reference_samples(cases: Iterable[Case], metric: str,
 def reference_summary(cases: Iterable[Case], metric: str, min_group: int) -> dict[str, Any]:
     return summarise(group_samples(reference_samples(cases, metric)),
                      unit=timedelta(seconds=1), min_cases=min_group)
+
+
+BREAKDOWNS = ("country", "asn", "partner", "week", "step")
+
+
+async def same_answer(engine: AsyncEngine, now: Any,
+                      groups: tuple[str, ...] = BREAKDOWNS) -> None:
+    """stats_for over the stored durations and the narrow copy (on read-only sessions:
+    on PostgreSQL the clocks' statements side by side) equals stats_for counting every
+    case at `now`, for each breakdown, unfiltered and filtered to a window and a country."""
+    read_only = engine.execution_options(**{READ_ONLY: True})
+    for group_by in groups:
+        for query in (StatsQuery(group_by=group_by),
+                      StatsQuery(group_by=group_by, country="NL",
+                                 since=NOW - timedelta(days=20))):
+            async with make_sessionmaker(read_only)() as session:
+                fast = await stats_for(session, query, now=now, min_group=5, league=True,
+                                       curves=True)
+            async with make_sessionmaker(engine)() as session:
+                slow = await stats_for(session, query, now=now, min_group=5, league=True,
+                                       curves=True, stored=False)
+            assert fast == slow, (group_by, query, now)

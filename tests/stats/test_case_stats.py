@@ -15,37 +15,20 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from nttd.db import READ_ONLY, make_engine, make_sessionmaker
+from nttd.db import make_engine, make_sessionmaker
 from nttd.migrate import upgrade
 from nttd.models import Case, CaseStats
-from nttd.stats import StatsQuery, refresh_stats, stats_for
+from nttd.stats import refresh_stats
 from nttd.stats.fresh import _LOCK, _WRITE, _due, _running, bin_span, bins_of, fresh_at
 from nttd.stats.sqltime import grid_bin_of
-from tests.stats.cases import NOW, new_case, store
+from tests.stats.cases import NOW, new_case, same_answer, store
 from tests.stats.test_stored_durations import jittered
-
-BREAKDOWNS = ("country", "asn", "partner", "week", "step")
 
 
 async def fresh_count(engine: AsyncEngine, now: Any) -> int:
     async with make_sessionmaker(engine)() as session:
         return int((await session.execute(
             select(func.count()).select_from(CaseStats).where(fresh_at(now)))).scalar_one())
-
-
-async def same_answer(engine: AsyncEngine, now: Any) -> None:
-    read_only = engine.execution_options(**{READ_ONLY: True})
-    for group_by in BREAKDOWNS:
-        for query in (StatsQuery(group_by=group_by),
-                      StatsQuery(group_by=group_by, country="NL",
-                                 since=NOW - timedelta(days=20))):
-            async with make_sessionmaker(read_only)() as session:
-                fast = await stats_for(session, query, now=now, min_group=5, league=True,
-                                       curves=True)
-            async with make_sessionmaker(engine)() as session:
-                slow = await stats_for(session, query, now=now, min_group=5, league=True,
-                                       curves=True, stored=False)
-            assert fast == slow, (group_by, query, now)
 
 
 async def test_fresh_bins_give_the_answer_of_counting_at_now(engine: AsyncEngine) -> None:
