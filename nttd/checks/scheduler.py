@@ -16,19 +16,78 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import cast
+
+from sqlalchemy import Table, any_, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from nttd.cases import CHECKED_STATUSES
 from nttd.checks.probe import CheckResult, Verdict
 from nttd.checks.removal import Outcome, record_outcomes
-from nttd.db import claim_rows
-from nttd.models import Case
+from nttd.models import Case, CheckSchedule
 from nttd.services import Services
 
 TIMEOUTS_BEFORE_BACKOFF = 3
 MAX_EXCLUDED_HOSTS = 500  # hosts in backoff left out of the claim query (the rest are deferred)
 ROUND = 0.05  # seconds a check round waits for in-flight checks before writing results
+
+
+_CASES = cast(Table, Case.__table__)
+_SCHEDULE = cast(Table, CheckSchedule.__table__)
+_CHECKED = [s.value for s in CHECKED_STATUSES]
+
+
+async def claim_checks(
+    session: AsyncSession, *, limit: int, owner: str, now: datetime, lease_until: datetime,
+    excluded_hosts: Sequence[str] = (),
+) -> list[tuple[int, str, str]]:
+    """Lease up to `limit` due checks to `owner`: (case id, URL, host) of each.
+
+    Due: a check_schedule row whose `next_check_at` has come and whose lease is free
+    or expired, of a case in a checked status, on a host not excluded; earliest
+    first. Only the check_schedule rows are written (the lease), not the cases.
+    PostgreSQL, one statement (see `nttd.db.claim`):
+
+        WITH picked AS MATERIALIZED (SELECT s.case_id, c.canonical_url, c.host
+            FROM check_schedule s JOIN cases c ON c.id = s.case_id WHERE ...
+            ORDER BY s.next_check_at LIMIT n FOR UPDATE OF s SKIP LOCKED)
+        UPDATE check_schedule SET lease_owner=..., lease_until=... FROM picked
+        WHERE check_schedule.case_id = picked.case_id
+          AND check_schedule.case_id = ANY(ARRAY(SELECT case_id FROM picked))
+        RETURNING picked.case_id, picked.canonical_url, picked.host
+
+    SQLite (one writer at a time, no locking clause, and a RETURNING that cannot name
+    another table): the same pick, then the UPDATE of the picked rows. The caller
+    commits.
+    """
+    s, c = _SCHEDULE.c, _CASES.c
+    pick = (select(s.case_id, c.canonical_url, c.host)
+            .join_from(_SCHEDULE, _CASES, c.id == s.case_id)
+            .where(s.next_check_at <= now, s.lease_until.is_(None) | (s.lease_until < now),
+                   c.status.in_(_CHECKED))
+            .order_by(s.next_check_at).limit(limit))
+    if excluded_hosts:
+        pick = pick.where(c.host.not_in(list(excluded_hosts)))
+    lease = {"lease_owner": owner, "lease_until": lease_until}
+    if session.get_bind().dialect.name == "postgresql":
+        picked = (pick.with_for_update(of=_SCHEDULE, skip_locked=True).cte("picked")
+                  .prefix_with("MATERIALIZED"))
+        # The ANY(ARRAY(...)) repeats the join as an index condition, evaluated once:
+        # the planner reaches the picked rows by primary key, never by scanning the table.
+        ids = func.array(select(picked.c.case_id).scalar_subquery())
+        statement = (update(_SCHEDULE)
+                     .where(s.case_id == picked.c.case_id, s.case_id == any_(ids))
+                     .values(lease)
+                     .returning(picked.c.case_id, picked.c.canonical_url, picked.c.host))
+        return [tuple(row) for row in (await session.execute(statement)).all()]
+    jobs = [tuple(row) for row in (await session.execute(pick)).all()]
+    if jobs:
+        await session.execute(update(_SCHEDULE).where(s.case_id.in_([j[0] for j in jobs]))
+                              .values(lease))
+    return jobs
 
 
 @dataclass
@@ -94,15 +153,11 @@ class CheckScheduler:
 
     async def _claim(self, svc: Services, room: int) -> int:
         now = svc.clock()
-        where = [Case.status.in_([s.value for s in CHECKED_STATUSES]), Case.next_check_at <= now]
         paused = self.backing_off(now)[:MAX_EXCLUDED_HOSTS]
-        if paused:
-            where.append(Case.host.not_in(paused))
         async with svc.sessions() as session, session.begin():
-            jobs = await claim_rows(session, Case, where=where, order_by=Case.next_check_at,
-                                    limit=room, owner=svc.worker_id, now=now,
-                                    lease_until=now + svc.settings.lease_duration,
-                                    columns=[Case.id, Case.canonical_url, Case.host])
+            jobs = await claim_checks(session, limit=room, owner=svc.worker_id, now=now,
+                                      lease_until=now + svc.settings.lease_duration,
+                                      excluded_hosts=paused)
         for case_id, url, host in jobs:
             task = asyncio.create_task(self._check_one(svc, case_id, url, host))
             self._tasks.add(task)

@@ -22,7 +22,7 @@ from nttd.checks.probe import Checker
 from nttd.db import claim, is_sqlite
 from nttd.demo.standins.hosting import HostingServer
 from nttd.migrate import upgrade
-from nttd.models import Case, Check
+from nttd.models import Case, Check, CheckSchedule
 from nttd.services import Services
 from nttd.settings import Settings
 
@@ -69,7 +69,7 @@ async def checks_by_case(svc: Services) -> dict[int, list[datetime]]:
 async def test_claim_leases_exactly_the_rows_it_returns(svc: Services) -> None:
     ids = await insert_cases(svc, [f"http://127.0.0.2:9/{n}" for n in range(40)])
     now = datetime.now(UTC)
-    kwargs = dict(where=[Case.status == "monitoring"], order_by=Case.next_check_at, limit=10,
+    kwargs = dict(where=[Case.status == "monitoring"], order_by=Case.id, limit=10,
                   now=now, lease_until=now + timedelta(minutes=5))
     async with svc.sessions() as first, first.begin():
         mine = await claim(first, Case, owner="a", **kwargs)  # type: ignore[arg-type]
@@ -111,9 +111,10 @@ async def test_per_host_limit_then_backoff_for_a_host_that_times_out(svc: Servic
         assert len(checked_slow) == asked and set(checks) - checked_slow == set(fast_ids)
         async with svc.sessions() as session:
             deferred = list(await session.scalars(
-                select(Case.next_check_at).where(Case.id.in_(set(slow_ids) - checked_slow))))
+                select(CheckSchedule.next_check_at)
+                .where(CheckSchedule.case_id.in_(set(slow_ids) - checked_slow))))
             leases = await session.scalar(
-                select(func.count()).where(Case.lease_owner.is_not(None)))
+                select(func.count()).where(CheckSchedule.lease_owner.is_not(None)))
         assert leases == 0
         assert len(deferred) == 10 - asked
         assert all(at is not None and at > datetime.now(UTC) + timedelta(minutes=50)
@@ -123,7 +124,7 @@ async def test_per_host_limit_then_backoff_for_a_host_that_times_out(svc: Servic
         await scheduler.step(svc)
         async with svc.sessions() as session:
             slow_leased = await session.scalar(select(func.count()).where(
-                Case.id.in_(slow_ids), Case.lease_owner.is_not(None)))
+                CheckSchedule.case_id.in_(slow_ids), CheckSchedule.lease_owner.is_not(None)))
         assert slow_leased == 0
         assert len(slow.connections) == asked
 
@@ -199,7 +200,7 @@ async def test_worker_killed_mid_batch_loses_no_case(
         async def leased() -> int:
             async with svc.sessions() as session:
                 return int(await session.scalar(
-                    select(func.count()).where(Case.lease_owner.is_not(None))) or 0)
+                    select(func.count()).where(CheckSchedule.lease_owner.is_not(None))) or 0)
 
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and (await leased() < 60 or len(host.requests) < 60):
@@ -222,7 +223,7 @@ async def test_worker_killed_mid_batch_loses_no_case(
     async with svc.sessions() as session:
         verdicts = set(await session.scalars(select(Check.verdict)))
         assert verdicts == {"online"}
-        await session.execute(update(Case).values(lease_owner=None))  # tidy
+        await session.execute(update(CheckSchedule).values(lease_owner=None))  # tidy
 
 
 async def test_sqlite_worker_says_it_runs_alone(database_url: str, tmp_path: Path) -> None:
