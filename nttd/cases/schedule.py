@@ -26,8 +26,9 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Protocol
 
-from nttd.models import Case, CheckSchedule
+from nttd.models import Case
 from nttd.settings import Settings
 
 __all__ = [
@@ -43,7 +44,18 @@ __all__ = [
     "stop_checking",
 ]
 
-Scheduled = Case | CheckSchedule  # the case, or its schedule row alone (bulk checks)
+
+class Scheduled(Protocol):
+    """What the schedule reads and writes: a case (its properties over its
+    check_schedule row), or the checker's working copy of the row (bulk checks)."""
+
+    next_check_at: datetime | None
+    check_count: int
+    gone_streak: int
+    gone_streak_started_at: datetime | None
+    last_gone_at: datetime | None
+    first_online_at: datetime | None
+
 
 
 def _step(schedule: Sequence[timedelta], index: int) -> timedelta:

@@ -123,6 +123,19 @@ _PLAIN_COLUMNS = ("check_count", "first_online_at", "gone_streak", "gone_streak_
 _PLAIN_STATUSES = frozenset({CaseStatus.MONITORING.value, CaseStatus.REAPPEARED.value})
 
 
+@dataclass(slots=True)
+class _Counters:
+    """The bulk path's working copy of a check_schedule row (`schedule.Scheduled`):
+    plain attributes, none of an ORM object's bookkeeping."""
+
+    check_count: int
+    first_online_at: datetime | None
+    gone_streak: int
+    gone_streak_started_at: datetime | None
+    last_gone_at: datetime | None
+    next_check_at: datetime | None
+
+
 _CASES = cast(Table, Case.__table__)
 _CHECKS = cast(Table, Check.__table__)
 _SCHEDULE = cast(Table, CheckSchedule.__table__)
@@ -179,7 +192,7 @@ async def _record_batch(
                     current = row.next_check_at or outcome.defer_until
                     values["next_check_at"] = max(current, outcome.defer_until)
             elif _is_plain(row.status, result.verdict.value, row.gone_streak, settings):
-                plain = CheckSchedule(**{c: values[c] for c in _PLAIN_COLUMNS})
+                plain = _Counters(**{c: values[c] for c in _PLAIN_COLUMNS})
                 plain.check_count += 1
                 mark = _first_online(plain, result.verdict.value, result.checked_at)
                 confirmed = advance_streak(plain, result.verdict.value, result.checked_at,
