@@ -48,6 +48,7 @@ __all__ = [
     "apply_check",
     "prune_check_history",
     "record_outcomes",
+    "write_outcomes",
 ]
 
 log = logging.getLogger(__name__)
@@ -158,8 +159,19 @@ def _is_plain(status: str, verdict: str, gone_streak: int, settings: Settings) -
 async def _record_batch(
     svc: Services, outcomes: Sequence[Outcome], *, rng: random.Random
 ) -> int:
-    """One transaction. The common outcome (a case being monitored, checked once
-    more, no transition) is written with two bulk statements for the whole batch
+    async with svc.sessions() as session, session.begin():
+        return await write_outcomes(session, svc, outcomes, rng=rng)
+
+
+async def write_outcomes(
+    session: AsyncSession, svc: Services, outcomes: Sequence[Outcome], *,
+    rng: random.Random,
+) -> int:
+    """Write a batch of outcomes in the caller's transaction (`record_outcomes` has
+    one of its own, and the fallbacks); returns the checks recorded.
+
+    The common outcome (a case being monitored, checked once more, no transition)
+    is written with two bulk statements for the whole batch
     (an INSERT of the checks, an UPDATE of the check_schedule rows by primary key:
     the cases rows are not written); cases that change state go through the ORM
     and `apply_check`. Either way the same rule (`advance_streak`, `schedule`)
@@ -173,59 +185,58 @@ async def _record_batch(
     updates: list[dict[str, object]] = []
     full: list[int] = []
     postgresql = svc.engine.dialect.name == "postgresql"
-    async with svc.sessions() as session, session.begin():
-        query = (select(_SCHEDULE.c.case_id, _CASES.c.status,
-                        *(_SCHEDULE.c[c] for c in _PLAIN_COLUMNS))
-                 .join_from(_SCHEDULE, _CASES, _CASES.c.id == _SCHEDULE.c.case_id)
-                 .where(_SCHEDULE.c.case_id.in_(by_id),
-                        _SCHEDULE.c.lease_owner == svc.worker_id))
+    query = (select(_SCHEDULE.c.case_id, _CASES.c.status,
+                    *(_SCHEDULE.c[c] for c in _PLAIN_COLUMNS))
+             .join_from(_SCHEDULE, _CASES, _CASES.c.id == _SCHEDULE.c.case_id)
+             .where(_SCHEDULE.c.case_id.in_(by_id),
+                    _SCHEDULE.c.lease_owner == svc.worker_id))
+    if postgresql:
+        query = query.with_for_update(of=_SCHEDULE)
+    for row in (await session.execute(query)).all():
+        values = dict(row._mapping)
+        values.update(lease_owner=None, lease_until=None)
+        outcome, result = by_id[row.case_id], by_id[row.case_id].result
+        if row.status not in CHECKED_STATUSES_VALUES:
+            pass  # put on hold or closed while we were checking: release only
+        elif result is None:
+            if outcome.defer_until is not None:
+                current = row.next_check_at or outcome.defer_until
+                values["next_check_at"] = max(current, outcome.defer_until)
+        elif _is_plain(row.status, result.verdict.value, row.gone_streak, settings):
+            plain = _Counters(**{c: values[c] for c in _PLAIN_COLUMNS})
+            plain.check_count += 1
+            mark = _first_online(plain, result.verdict.value, result.checked_at)
+            confirmed = advance_streak(plain, result.verdict.value, result.checked_at,
+                                       settings=settings, rng=rng)
+            assert not confirmed, "a plain check cannot confirm removal"
+            values.update({c: getattr(plain, c) for c in _PLAIN_COLUMNS})
+            checks.append(_check_values(row.case_id, result, mark))
+        else:
+            full.append(row.case_id)
+            continue
+        del values["status"]
+        updates.append({f"b_{k}": v for k, v in values.items()})
+    if checks:
+        await session.execute(insert(_CHECKS), checks)  # Core: no ORM bookkeeping
+    if updates:
+        await session.execute(_BULK_UPDATE, updates)
+    if full:
+        query = select(Case).where(Case.id.in_(full))
         if postgresql:
-            query = query.with_for_update(of=_SCHEDULE)
-        for row in (await session.execute(query)).all():
-            values = dict(row._mapping)
-            values.update(lease_owner=None, lease_until=None)
-            outcome, result = by_id[row.case_id], by_id[row.case_id].result
-            if row.status not in CHECKED_STATUSES_VALUES:
-                pass  # put on hold or closed while we were checking: release only
-            elif result is None:
-                if outcome.defer_until is not None:
-                    current = row.next_check_at or outcome.defer_until
-                    values["next_check_at"] = max(current, outcome.defer_until)
-            elif _is_plain(row.status, result.verdict.value, row.gone_streak, settings):
-                plain = _Counters(**{c: values[c] for c in _PLAIN_COLUMNS})
-                plain.check_count += 1
-                mark = _first_online(plain, result.verdict.value, result.checked_at)
-                confirmed = advance_streak(plain, result.verdict.value, result.checked_at,
-                                           settings=settings, rng=rng)
-                assert not confirmed, "a plain check cannot confirm removal"
-                values.update({c: getattr(plain, c) for c in _PLAIN_COLUMNS})
-                checks.append(_check_values(row.case_id, result, mark))
-            else:
-                full.append(row.case_id)
+            query = query.with_for_update(of=Case)
+        for case in await session.scalars(query):
+            plan = case.check_schedule
+            assert plan is not None  # it was read above
+            plan.lease_owner = plan.lease_until = None
+            if case.status not in CHECKED_STATUSES_VALUES:
+                full.remove(case.id)  # changed meanwhile: release only
                 continue
-            del values["status"]
-            updates.append({f"b_{k}": v for k, v in values.items()})
-        if checks:
-            await session.execute(insert(_CHECKS), checks)  # Core: no ORM bookkeeping
-        if updates:
-            await session.execute(_BULK_UPDATE, updates)
-        if full:
-            query = select(Case).where(Case.id.in_(full))
-            if postgresql:
-                query = query.with_for_update(of=Case)
-            for case in await session.scalars(query):
-                plan = case.check_schedule
-                assert plan is not None  # it was read above
-                plan.lease_owner = plan.lease_until = None
-                if case.status not in CHECKED_STATUSES_VALUES:
-                    full.remove(case.id)  # changed meanwhile: release only
-                    continue
-                result = by_id[case.id].result
-                assert result is not None
-                check = Check(**_check_values(case.id, result, None))
-                session.add(check)
-                case.check_count += 1
-                await apply_check(session, case, check, settings=settings, rng=rng)
+            result = by_id[case.id].result
+            assert result is not None
+            check = Check(**_check_values(case.id, result, None))
+            session.add(check)
+            case.check_count += 1
+            await apply_check(session, case, check, settings=settings, rng=rng)
     return len(checks) + len(full)
 
 

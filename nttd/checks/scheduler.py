@@ -1,12 +1,13 @@
 """The check step of a worker: a pipeline of headers-only checks, polite per host.
 
 It keeps up to `NTTD_CHECK_CONCURRENCY` checks in flight in this process, at most
-`NTTD_CHECK_PER_HOST` of them against one host, claims more as slots free up, and
-writes finished results in one transaction per round. A host that times out 3
-times in a row is left alone for the next step of `NTTD_HOST_BACKOFF_SCHEDULE`
-(growing while it keeps timing out): its cases are not claimed, and cases already
-claimed are deferred to the end of the pause without a check. Host state lives in
-the process (each worker learns on its own); hosts are keyed by name.
+`NTTD_CHECK_PER_HOST` of them against one host, and each round writes the results
+that came in and claims as many checks as slots are free, in one transaction.
+A host that times out 3 times in a row is left alone for the next step of
+`NTTD_HOST_BACKOFF_SCHEDULE` (growing while it keeps timing out): its cases are not
+claimed, and cases already claimed are deferred to the end of the pause without a
+check. Host state lives in the process (each worker learns on its own); hosts are
+keyed by name.
 `NTTD_LEASE_DURATION` must exceed a check's worst case (twice the checker's
 timeout) plus a round, or a slow check's case could be claimed a second time.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from nttd.cases import CHECKED_STATUSES
 from nttd.checks.probe import CheckResult, Verdict
-from nttd.checks.removal import Outcome, record_outcomes
+from nttd.checks.removal import Outcome, record_outcomes, write_outcomes
 from nttd.models import Case, CheckSchedule
 from nttd.services import Services
 
@@ -35,6 +37,7 @@ MAX_EXCLUDED_HOSTS = 500  # hosts in backoff left out of the claim query (the re
 ROUND = 0.05  # seconds a check round waits for in-flight checks before writing results
 
 
+log = logging.getLogger(__name__)
 _CASES = cast(Table, Case.__table__)
 _SCHEDULE = cast(Table, CheckSchedule.__table__)
 _CHECKED = [s.value for s in CHECKED_STATUSES]
@@ -113,6 +116,7 @@ class CheckScheduler:
     hosts: dict[str, HostState] = field(default_factory=dict)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _done: list[Outcome] = field(default_factory=list)
+    _claimed: list[tuple[int, str, str]] = field(default_factory=list)
 
     def _host(self, svc: Services, host: str) -> HostState:
         state = self.hosts.get(host)
@@ -151,35 +155,75 @@ class CheckScheduler:
         finally:
             state.busy -= 1
 
-    async def _claim(self, svc: Services, room: int) -> int:
+    async def _claim_in(self, session: AsyncSession, svc: Services, room: int) -> int:
+        """Claim up to `room` checks in `session`'s transaction and start them once it
+        commits (the caller's `async with`): a rolled-back claim starts nothing."""
         now = svc.clock()
-        paused = self.backing_off(now)[:MAX_EXCLUDED_HOSTS]
-        async with svc.sessions() as session, session.begin():
-            jobs = await claim_checks(session, limit=room, owner=svc.worker_id, now=now,
-                                      lease_until=now + svc.settings.lease_duration,
-                                      excluded_hosts=paused)
+        jobs = await claim_checks(session, limit=room, owner=svc.worker_id, now=now,
+                                  lease_until=now + svc.settings.lease_duration,
+                                  excluded_hosts=self.backing_off(now)[:MAX_EXCLUDED_HOSTS])
+        self._claimed = jobs
+        return len(jobs)
+
+    def _start(self, svc: Services) -> None:
+        jobs, self._claimed = self._claimed, []
         for case_id, url, host in jobs:
             task = asyncio.create_task(self._check_one(svc, case_id, url, host))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-        return len(jobs)
+
+    async def _write_and_claim(self, svc: Services, outcomes: list[Outcome], room: int) -> int:
+        """Write `outcomes` and claim up to `room` more checks in one transaction;
+        returns the checks claimed. If that fails, the outcomes are written on their
+        own (`record_outcomes`, which sets aside one that cannot be) and the claim is
+        made apart."""
+        if not outcomes and room <= 0:
+            return 0
+        claimed = 0
+        try:
+            async with svc.sessions() as session, session.begin():
+                if outcomes:
+                    await write_outcomes(session, svc, outcomes, rng=self.rng)
+                if room > 0:
+                    claimed = await self._claim_in(session, svc, room)
+        except Exception:
+            self._claimed = []
+            if not outcomes:
+                raise
+            log.warning("could not write %d checks and claim more together; "
+                        "writing them apart", len(outcomes), exc_info=True)
+            await record_outcomes(svc, outcomes, rng=self.rng)
+            if room <= 0:
+                return 0
+            async with svc.sessions() as session, session.begin():
+                claimed = await self._claim_in(session, svc, room)
+        self._start(svc)
+        return claimed
 
     async def _write(self, svc: Services) -> int:
         outcomes, self._done = self._done, []
         if outcomes:
             await record_outcomes(svc, outcomes, rng=self.rng)
-        self.hosts = {h: s for h, s in self.hosts.items()
-                      if s.busy or s.timeouts or s.backoff_until is not None}
+        self._forget_quiet_hosts()
         return len(outcomes)
 
+    def _forget_quiet_hosts(self) -> None:
+        self.hosts = {h: s for h, s in self.hosts.items()
+                      if s.busy or s.timeouts or s.backoff_until is not None}
+
     async def step(self, svc: Services) -> int:
-        """One round: top up the checks in flight, wait briefly, write what finished."""
+        """One round: write the results that came in since the last round and top up
+        the checks in flight, both in one transaction; then wait briefly for checks
+        to finish (their results are written next round, or by settle or drain).
+        Returns the checks claimed, written and finished meanwhile: 0 means idle
+        (the worker loop then pauses; checks in flight go on meanwhile)."""
+        outcomes, self._done = self._done, []
         room = svc.settings.check_concurrency - len(self._tasks)
-        claimed = await self._claim(svc, room) if room > 0 else 0
+        claimed = await self._write_and_claim(svc, outcomes, room)
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=self.round_seconds)
-        written = await self._write(svc)
-        return claimed + written  # 0: idle wait (checks in flight go on meanwhile)
+        self._forget_quiet_hosts()
+        return claimed + len(outcomes) + len(self._done)
 
     async def settle(self, svc: Services) -> int:
         """Wait for every check in flight (each is bounded by the checker's own

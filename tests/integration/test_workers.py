@@ -15,8 +15,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 
+import nttd.checks.scheduler
 from nttd.checks import CheckScheduler
 from nttd.checks.probe import Checker
 from nttd.db import claim, is_sqlite
@@ -84,6 +85,42 @@ async def test_claim_leases_exactly_the_rows_it_returns(svc: Services) -> None:
             select(Case.lease_owner, func.count()).where(Case.lease_owner.is_not(None))
             .group_by(Case.lease_owner))).all())
     assert leased == ({"a": 10} if is_sqlite(svc.settings.database_url) else {"a": 10, "b": 10})
+
+
+async def test_a_round_writes_its_results_and_claims_more_in_one_transaction(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    svc = await Services.start(settings_for(database_url, NTTD_CHECK_CONCURRENCY="3",
+                                            NTTD_RECHECK_SCHEDULE="1h"))
+    await upgrade(svc.engine)
+    transactions: list[object] = []
+    event.listen(svc.engine.sync_engine, "begin", transactions.append)
+    try:
+        async with HostingServer("127.0.0.2") as host:
+            host.route("/img/1.jpg", status=200)
+            ids = await insert_cases(svc, [host.url(f"/img/1.jpg?n={n}") for n in range(9)])
+            scheduler = CheckScheduler(round_seconds=5)  # the round ends when all are in
+            assert await scheduler.step(svc) == 3 + 3  # 3 claimed, 3 finished meanwhile
+            before = len(transactions)
+            assert await scheduler.step(svc) == 3 + 3 + 3  # written, claimed, finished
+            assert len(transactions) == before + 1  # one transaction for the round
+            assert len(await checks_by_case(svc)) == 3
+
+            # If writing and claiming together fails, the results are written apart
+            # (record_outcomes) and the claim is made apart: nothing is lost.
+            def broken(*_args: object, **_kwargs: object) -> None:
+                raise RuntimeError("cannot write together")
+
+            monkeypatch.setattr(nttd.checks.scheduler, "write_outcomes", broken)
+            assert await scheduler.step(svc) == 3 + 3 + 3  # written apart, claimed, finished
+            await scheduler.settle(svc)
+        checks = await checks_by_case(svc)
+        assert sorted(checks) == sorted(ids) and all(len(t) == 1 for t in checks.values())
+        async with svc.sessions() as session:
+            assert await session.scalar(select(func.count()).where(
+                CheckSchedule.lease_owner.is_not(None))) == 0
+    finally:
+        await svc.close()
 
 
 async def test_per_host_limit_then_backoff_for_a_host_that_times_out(svc: Services) -> None:
