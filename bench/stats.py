@@ -117,7 +117,7 @@ def generate(n: int, seed: int = 1) -> Iterator[dict[str, Any]]:
             "cdn": rng.choice(CDNS) if rng.random() < 0.1 else None,
             "route_kind": "partner" if partner else "direct",
             "route_hotline_id": 1 if partner else None,
-            "resolve_attempts": 0, "check_count": 0, "gone_streak": 0,
+            "resolve_attempts": 0,
             "reappeared_count": reappeared,
             "chase_step": chase,
         }

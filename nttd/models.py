@@ -25,7 +25,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from nttd.db import UTCDateTime
 
@@ -135,14 +135,9 @@ class Case(Base):
     next_reresolve_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     resolve_attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
-    # Checks.
-    next_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
-    check_count: Mapped[int] = mapped_column(Integer, default=0)
-    gone_streak: Mapped[int] = mapped_column(Integer, default=0)
-    gone_streak_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    last_gone_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Checks: the schedule and the counters a check moves are in `check_schedule`
+    # (CheckSchedule, below; read and written through the properties at the end).
     reappeared_count: Mapped[int] = mapped_column(Integer, default=0)
-    first_online_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Flagged for the network coordinator (nttd.cases.flags): the escalation ladder ran
     # out, or a partner hotline did not acknowledge in time. Cleared by a coordinator.
     flagged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
@@ -163,9 +158,13 @@ class Case(Base):
     stats_ack_minutes: Mapped[int | None] = mapped_column(Integer)
     # Set when retention anonymised the case (nttd.cases.retention).
     anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # Leases.
+    # Leases (resolving and re-resolving; a check's lease is in check_schedule).
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Loaded with every case (one extra SELECT per query, not per case): the schedule
+    # is read and written in memory, as if its columns were the case's (below).
+    check_schedule: Mapped[CheckSchedule | None] = relationship(
+        lazy="selectin", cascade="all, delete-orphan")
 
     __table_args__ = (
         Index(
@@ -176,6 +175,93 @@ class Case(Base):
             postgresql_where=text(OPEN_CASE_SQL),
         ),
     )
+
+    def __init__(self, **kwargs: Any) -> None:
+        # Known to have no schedule yet (a new case): never loaded from the database.
+        self.check_schedule = kwargs.pop("check_schedule", None)
+        super().__init__(**kwargs)
+
+    def _schedule(self) -> CheckSchedule:
+        if self.check_schedule is None:
+            self.check_schedule = CheckSchedule(check_count=0, gone_streak=0)
+        return self.check_schedule
+
+    # The schedule's columns as the case's. Reading a case without a schedule gives the
+    # defaults; writing anything but a default creates its schedule. In SQL, use
+    # CheckSchedule's columns (joined on case_id).
+    @property
+    def next_check_at(self) -> datetime | None:
+        return self.check_schedule.next_check_at if self.check_schedule else None
+
+    @next_check_at.setter
+    def next_check_at(self, value: datetime | None) -> None:
+        if value is not None or self.check_schedule is not None:
+            self._schedule().next_check_at = value
+
+    @property
+    def check_count(self) -> int:
+        return self.check_schedule.check_count if self.check_schedule else 0
+
+    @check_count.setter
+    def check_count(self, value: int) -> None:
+        if value or self.check_schedule is not None:
+            self._schedule().check_count = value
+
+    @property
+    def gone_streak(self) -> int:
+        return self.check_schedule.gone_streak if self.check_schedule else 0
+
+    @gone_streak.setter
+    def gone_streak(self, value: int) -> None:
+        if value or self.check_schedule is not None:
+            self._schedule().gone_streak = value
+
+    @property
+    def gone_streak_started_at(self) -> datetime | None:
+        return self.check_schedule.gone_streak_started_at if self.check_schedule else None
+
+    @gone_streak_started_at.setter
+    def gone_streak_started_at(self, value: datetime | None) -> None:
+        if value is not None or self.check_schedule is not None:
+            self._schedule().gone_streak_started_at = value
+
+    @property
+    def last_gone_at(self) -> datetime | None:
+        return self.check_schedule.last_gone_at if self.check_schedule else None
+
+    @last_gone_at.setter
+    def last_gone_at(self, value: datetime | None) -> None:
+        if value is not None or self.check_schedule is not None:
+            self._schedule().last_gone_at = value
+
+    @property
+    def first_online_at(self) -> datetime | None:
+        return self.check_schedule.first_online_at if self.check_schedule else None
+
+    @first_online_at.setter
+    def first_online_at(self, value: datetime | None) -> None:
+        if value is not None or self.check_schedule is not None:
+            self._schedule().first_online_at = value
+
+
+class CheckSchedule(Base):
+    """When a case is next checked, the lease of the worker checking it, and what its
+    checks have counted so far (nttd.cases.schedule, nttd.checks.removal). A row of
+    its own, narrow and with two indexes, so a routine check (online, or gone but not
+    yet confirming removal) rewrites this and not the wide, much-indexed cases row.
+    One row per case that was ever scheduled for checking; none before routing."""
+
+    __tablename__ = "check_schedule"
+    case_id: Mapped[int] = mapped_column(
+        ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True)
+    next_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    check_count: Mapped[int] = mapped_column(Integer, default=0)
+    gone_streak: Mapped[int] = mapped_column(Integer, default=0)
+    gone_streak_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_gone_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_online_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Notice(Base):

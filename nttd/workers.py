@@ -28,7 +28,7 @@ from nttd.checks import CheckScheduler, prune_check_history
 from nttd.db import is_sqlite
 from nttd.exchange import exchange_statuses, flag_unacknowledged, next_deadline, next_report_due
 from nttd.factcache import delete_expired_facts
-from nttd.models import Case, Notice
+from nttd.models import Case, CheckSchedule, Notice
 from nttd.outbox import NoticeStatus, deliver_due_notices, queue_due_reminders
 from nttd.routing import reresolve_due_cases, resolve_due_cases
 from nttd.services import Services
@@ -181,8 +181,9 @@ async def next_due(svc: Services) -> datetime | None:
         select(func.min(Case.next_resolve_at)).where(
             Case.status.in_([CaseStatus.RECEIVED.value, CaseStatus.RESOLVING.value]),
             Case.next_resolve_at > now),
-        select(func.min(Case.next_check_at)).where(
-            Case.status.in_(checked), Case.next_check_at > now),
+        select(func.min(CheckSchedule.next_check_at))
+        .join(Case, Case.id == CheckSchedule.case_id)
+        .where(Case.status.in_(checked), CheckSchedule.next_check_at > now),
         select(func.min(Case.next_reresolve_at)).where(
             Case.status.in_([s.value for s in REROUTABLE]), Case.next_reresolve_at > now),
         select(func.min(Notice.next_attempt_at)).where(

@@ -199,7 +199,7 @@ def _case_row(url: str, c: Any, submission: Submission, user_id: int | None,
         "created_by": user_id,
         "confirmed_at": submission.confirmed_at or now,
         "created_at": now, "updated_at": now, "next_resolve_at": now,
-        "hold_seconds": 0.0, "resolve_attempts": 0, "check_count": 0, "gone_streak": 0,
+        "hold_seconds": 0.0, "resolve_attempts": 0,
         "reappeared_count": 0,
     }
 

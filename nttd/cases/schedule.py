@@ -12,6 +12,10 @@ Every other module asks here instead of setting `next_check_at` itself:
 - a host that keeps timing out defers its cases to the end of its pause;
 - a closed case is never checked again.
 
+The schedule lives in `check_schedule` (`CheckSchedule`, one narrow row per case,
+with the check's lease and the counters a check moves); these functions take a case
+(whose properties read and write it) or, on the checker's bulk path, the row itself.
+
 Every step but "now" gets a random extra delay of up to `NTTD_CHECK_JITTER` of
 itself (never less than the step, so the confirmation spacing holds), so cases
 submitted together drift apart.
@@ -22,6 +26,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from nttd.models import Case
 from nttd.settings import Settings
@@ -38,6 +43,19 @@ __all__ = [
     "schedule_reresolve",
     "stop_checking",
 ]
+
+
+class Scheduled(Protocol):
+    """What the schedule reads and writes: a case (its properties over its
+    check_schedule row), or the checker's working copy of the row (bulk checks)."""
+
+    next_check_at: datetime | None
+    check_count: int
+    gone_streak: int
+    gone_streak_started_at: datetime | None
+    last_gone_at: datetime | None
+    first_online_at: datetime | None
+
 
 
 def _step(schedule: Sequence[timedelta], index: int) -> timedelta:
@@ -79,24 +97,24 @@ def check_now(case: Case, now: datetime, *, start: bool = False) -> None:
         case.next_check_at = now
 
 
-def defer(case: Case, until: datetime) -> None:
+def defer(case: Scheduled, until: datetime) -> None:
     """Not before `until` (its host is paused); a later check already set stays."""
     current = case.next_check_at or until
     case.next_check_at = max(current, until)
 
 
-def stop_checking(case: Case) -> None:
+def stop_checking(case: Scheduled) -> None:
     case.next_check_at = None
 
 
-def after_online(case: Case, settings: Settings, now: datetime, rng: random.Random) -> None:
+def after_online(case: Scheduled, settings: Settings, now: datetime, rng: random.Random) -> None:
     """A check that does not count toward removal: the next step of the re-check
     schedule, counted by the checks made so far."""
     step = _step(settings.recheck_schedule, case.check_count - 1)
     case.next_check_at = now + _jittered(step, settings, rng)
 
 
-def after_gone(case: Case, settings: Settings, now: datetime, rng: random.Random) -> None:
+def after_gone(case: Scheduled, settings: Settings, now: datetime, rng: random.Random) -> None:
     """A gone streak not yet confirmed: the next check one spacing after the last
     verdict counted (a sooner one would not count)."""
     last = case.last_gone_at or now
@@ -115,7 +133,7 @@ def after_removal(case: Case, settings: Settings, now: datetime, rng: random.Ran
     case.next_check_at = now + _jittered(step, settings, rng)
 
 
-def after_reappearance(case: Case, settings: Settings, now: datetime,
+def after_reappearance(case: Scheduled, settings: Settings, now: datetime,
                        rng: random.Random) -> None:
     """Back online after removal: re-checked from the start of the schedule."""
     case.next_check_at = now + _jittered(settings.recheck_schedule[0], settings, rng)

@@ -30,14 +30,15 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, insert, select, update
+from sqlalchemy import CursorResult, Table, bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nttd.cases import CHECKED_STATUSES, CaseStatus, record_event, schedule, transition
+from nttd.cases.schedule import Scheduled
 from nttd.checks.probe import CheckResult, Verdict
-from nttd.models import Case, Check
+from nttd.models import Case, Check, CheckSchedule
 from nttd.services import Services
 from nttd.settings import Settings
 
@@ -47,6 +48,7 @@ __all__ = [
     "apply_check",
     "prune_check_history",
     "record_outcomes",
+    "write_outcomes",
 ]
 
 log = logging.getLogger(__name__)
@@ -102,26 +104,45 @@ async def set_aside(svc: Services, case_id: int, error: str) -> None:
     now = svc.clock()
     try:
         async with svc.sessions() as session, session.begin():
-            await session.execute(
-                update(Case).where(Case.id == case_id, Case.lease_owner == svc.worker_id)
-                .values(lease_owner=None, lease_until=None, last_error=error[:500],
-                        next_check_at=now + max(svc.settings.recheck_schedule))
-                .execution_options(synchronize_session=False))
+            released = await session.execute(
+                update(_SCHEDULE)
+                .where(_SCHEDULE.c.case_id == case_id,
+                       _SCHEDULE.c.lease_owner == svc.worker_id)
+                .values(lease_owner=None, lease_until=None,
+                        next_check_at=now + max(svc.settings.recheck_schedule)))
+            if cast(CursorResult[Any], released).rowcount:
+                await session.execute(update(_CASES).where(_CASES.c.id == case_id)
+                                      .values(last_error=error[:500]))
     except Exception:
         log.exception("case %s: could not set it aside either", case_id)
 
 
-# The columns a check can change on its case without a transition (the plain path).
+# The columns a check can change on its case without a transition (the plain path),
+# all in its check_schedule row.
 _PLAIN_COLUMNS = ("check_count", "first_online_at", "gone_streak", "gone_streak_started_at",
                   "last_gone_at", "next_check_at")
 _PLAIN_STATUSES = frozenset({CaseStatus.MONITORING.value, CaseStatus.REAPPEARED.value})
 
 
+@dataclass(slots=True)
+class _Counters:
+    """The bulk path's working copy of a check_schedule row (`schedule.Scheduled`):
+    plain attributes, none of an ORM object's bookkeeping."""
+
+    check_count: int
+    first_online_at: datetime | None
+    gone_streak: int
+    gone_streak_started_at: datetime | None
+    last_gone_at: datetime | None
+    next_check_at: datetime | None
+
+
 _CASES = cast(Table, Case.__table__)
 _CHECKS = cast(Table, Check.__table__)
+_SCHEDULE = cast(Table, CheckSchedule.__table__)
 # One UPDATE per row by primary key, sent as one executemany (Core: no ORM bookkeeping).
 _BULK_UPDATE = (
-    update(_CASES).where(_CASES.c.id == bindparam("b_id"))
+    update(_SCHEDULE).where(_SCHEDULE.c.case_id == bindparam("b_case_id"))
     .values({c: bindparam(f"b_{c}") for c in (*_PLAIN_COLUMNS, "lease_owner", "lease_until")})
 )
 
@@ -138,12 +159,24 @@ def _is_plain(status: str, verdict: str, gone_streak: int, settings: Settings) -
 async def _record_batch(
     svc: Services, outcomes: Sequence[Outcome], *, rng: random.Random
 ) -> int:
-    """One transaction. The common outcome (a case being monitored, checked once
-    more, no transition) is written with two bulk statements for the whole batch
-    (an INSERT of the checks, an UPDATE of the cases by primary key); cases that
-    change state go through the ORM and `apply_check`. Either way the same rule
-    (`advance_streak`, `schedule`) decides, and only rows this worker still leases
-    (read under FOR UPDATE on PostgreSQL) are written."""
+    async with svc.sessions() as session, session.begin():
+        return await write_outcomes(session, svc, outcomes, rng=rng)
+
+
+async def write_outcomes(
+    session: AsyncSession, svc: Services, outcomes: Sequence[Outcome], *,
+    rng: random.Random,
+) -> int:
+    """Write a batch of outcomes in the caller's transaction (`record_outcomes` has
+    one of its own, and the fallbacks); returns the checks recorded.
+
+    The common outcome (a case being monitored, checked once more, no transition)
+    is written with two bulk statements for the whole batch
+    (an INSERT of the checks, an UPDATE of the check_schedule rows by primary key:
+    the cases rows are not written); cases that change state go through the ORM
+    and `apply_check`. Either way the same rule (`advance_streak`, `schedule`)
+    decides, and only rows this worker still leases (read under FOR UPDATE on
+    PostgreSQL, the cases rows too where they change) are written."""
     by_id = {o.case_id: o for o in outcomes}
     if not by_id:
         return 0
@@ -151,42 +184,53 @@ async def _record_batch(
     checks: list[dict[str, object]] = []
     updates: list[dict[str, object]] = []
     full: list[int] = []
-    async with svc.sessions() as session, session.begin():
-        query = (select(Case.id, Case.status, Case.next_check_at,
-                        *(getattr(Case, c) for c in _PLAIN_COLUMNS))
-                 .where(Case.id.in_(by_id), Case.lease_owner == svc.worker_id))
-        if session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update()
-        for row in (await session.execute(query)).all():
-            values = dict(row._mapping)
-            values.update(lease_owner=None, lease_until=None)
-            outcome, result = by_id[row.id], by_id[row.id].result
-            if row.status not in CHECKED_STATUSES_VALUES:
-                pass  # put on hold or closed while we were checking: release only
-            elif result is None:
-                if outcome.defer_until is not None:
-                    current = row.next_check_at or outcome.defer_until
-                    values["next_check_at"] = max(current, outcome.defer_until)
-            elif _is_plain(row.status, result.verdict.value, row.gone_streak, settings):
-                plain = Case(**{c: values[c] for c in _PLAIN_COLUMNS})
-                plain.check_count += 1
-                mark = _first_online(plain, result.verdict.value, result.checked_at)
-                confirmed = advance_streak(plain, result.verdict.value, result.checked_at,
-                                           settings=settings, rng=rng)
-                assert not confirmed, "a plain check cannot confirm removal"
-                values.update({c: getattr(plain, c) for c in _PLAIN_COLUMNS})
-                checks.append(_check_values(row.id, result, mark))
-            else:
-                full.append(row.id)
+    postgresql = svc.engine.dialect.name == "postgresql"
+    query = (select(_SCHEDULE.c.case_id, _CASES.c.status,
+                    *(_SCHEDULE.c[c] for c in _PLAIN_COLUMNS))
+             .join_from(_SCHEDULE, _CASES, _CASES.c.id == _SCHEDULE.c.case_id)
+             .where(_SCHEDULE.c.case_id.in_(by_id),
+                    _SCHEDULE.c.lease_owner == svc.worker_id))
+    if postgresql:
+        query = query.with_for_update(of=_SCHEDULE)
+    for row in (await session.execute(query)).all():
+        values = dict(row._mapping)
+        values.update(lease_owner=None, lease_until=None)
+        outcome, result = by_id[row.case_id], by_id[row.case_id].result
+        if row.status not in CHECKED_STATUSES_VALUES:
+            pass  # put on hold or closed while we were checking: release only
+        elif result is None:
+            if outcome.defer_until is not None:
+                current = row.next_check_at or outcome.defer_until
+                values["next_check_at"] = max(current, outcome.defer_until)
+        elif _is_plain(row.status, result.verdict.value, row.gone_streak, settings):
+            plain = _Counters(**{c: values[c] for c in _PLAIN_COLUMNS})
+            plain.check_count += 1
+            mark = _first_online(plain, result.verdict.value, result.checked_at)
+            confirmed = advance_streak(plain, result.verdict.value, result.checked_at,
+                                       settings=settings, rng=rng)
+            assert not confirmed, "a plain check cannot confirm removal"
+            values.update({c: getattr(plain, c) for c in _PLAIN_COLUMNS})
+            checks.append(_check_values(row.case_id, result, mark))
+        else:
+            full.append(row.case_id)
+            continue
+        del values["status"]
+        updates.append({f"b_{k}": v for k, v in values.items()})
+    if checks:
+        await session.execute(insert(_CHECKS), checks)  # Core: no ORM bookkeeping
+    if updates:
+        await session.execute(_BULK_UPDATE, updates)
+    if full:
+        query = select(Case).where(Case.id.in_(full))
+        if postgresql:
+            query = query.with_for_update(of=Case)
+        for case in await session.scalars(query):
+            plan = case.check_schedule
+            assert plan is not None  # it was read above
+            plan.lease_owner = plan.lease_until = None
+            if case.status not in CHECKED_STATUSES_VALUES:
+                full.remove(case.id)  # changed meanwhile: release only
                 continue
-            del values["status"]
-            updates.append({f"b_{k}": v for k, v in values.items()})
-        if checks:
-            await session.execute(insert(_CHECKS), checks)  # Core: no ORM bookkeeping
-        if updates:
-            await session.execute(_BULK_UPDATE, updates)
-        for case in await session.scalars(select(Case).where(Case.id.in_(full))) if full else ():
-            case.lease_owner = case.lease_until = None
             result = by_id[case.id].result
             assert result is not None
             check = Check(**_check_values(case.id, result, None))
@@ -204,7 +248,7 @@ def _check_values(case_id: int, result: CheckResult, mark: str | None) -> dict[s
             "error": result.error, "mark": mark}
 
 
-def _first_online(case: Case, verdict: str, now: datetime) -> str | None:
+def _first_online(case: Scheduled, verdict: str, now: datetime) -> str | None:
     """The mark of a check if it is the case's first online one (noted on the case)."""
     if verdict == Verdict.ONLINE and case.first_online_at is None:
         case.first_online_at = now
@@ -231,7 +275,7 @@ async def apply_check(
         await _confirm_removal(session, case, check, settings=settings, rng=rng)
 
 
-def advance_streak(case: Case, verdict: str, now: datetime, *, settings: Settings,
+def advance_streak(case: Scheduled, verdict: str, now: datetime, *, settings: Settings,
                    rng: random.Random) -> bool:
     """The gone streak and the next check of a case not yet removed, after a check
     with `verdict` at `now`. True: the streak confirms removal (the caller does it)."""

@@ -6,13 +6,13 @@ worker no longer leases or that was put on hold meanwhile."""
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import select, update
 
 from nttd.checks import CheckResult, Outcome, Verdict, record_outcomes
-from nttd.models import Case, Check, Event
+from nttd.models import Case, Check, CheckSchedule, Event
 from tests.integration.world import World, running_world
 
 
@@ -27,8 +27,15 @@ async def monitored_case(world: World, n: int = 0) -> int:
 async def lease(world: World, case_id: int, owner: str | None = None) -> None:
     now = world.svc.clock()
     async with world.svc.sessions() as session, session.begin():
-        await session.execute(update(Case).where(Case.id == case_id).values(
-            lease_owner=owner or world.svc.worker_id, lease_until=now + timedelta(minutes=5)))
+        await session.execute(update(CheckSchedule).where(CheckSchedule.case_id == case_id)
+                              .values(lease_owner=owner or world.svc.worker_id,
+                                      lease_until=now + timedelta(minutes=5)))
+
+
+def check_lease(case: Case) -> tuple[str | None, datetime | None]:
+    """The check's lease (in the case's check_schedule row)."""
+    assert case.check_schedule is not None
+    return case.check_schedule.lease_owner, case.check_schedule.lease_until
 
 
 def result(world: World, verdict: Verdict, after: timedelta = timedelta(0)) -> CheckResult:
@@ -63,7 +70,7 @@ async def test_bulk_path_counts_streaks_and_schedules_like_the_rule(
         assert await record_outcomes(world.svc, [Outcome(case_id, online)], rng=rng) == 1
         case, checks = await state(world, case_id)
         assert case.check_count == before.check_count + 1
-        assert case.lease_owner is None and case.lease_until is None
+        assert check_lease(case) == (None, None)
         assert case.next_check_at == online.checked_at + timedelta(hours=1)
         assert len(checks) == len(checks_before) + 1
         assert (checks[-1].verdict, checks[-1].status_code, checks[-1].peer_ip) == (
@@ -112,11 +119,11 @@ async def test_no_result_for_a_case_leased_by_another_worker_or_put_on_hold(
                     for i in (taken, held, mine)]
         assert await record_outcomes(world.svc, outcomes, rng=random.Random(1)) == 1
         case, checks = await state(world, taken)
-        assert case.lease_owner == "another-worker"  # untouched
+        assert check_lease(case)[0] == "another-worker"  # untouched
         assert case.check_count == before[taken][0].check_count
         assert len(checks) == len(before[taken][1])
         case, checks = await state(world, held)
-        assert case.status == "hold" and case.lease_owner is None  # released, not checked
+        assert case.status == "hold" and check_lease(case)[0] is None  # released, not checked
         assert len(checks) == len(before[held][1])
         case, checks = await state(world, mine)
         assert len(checks) == len(before[mine][1]) + 1
@@ -133,5 +140,5 @@ async def test_a_deferred_case_is_released_and_moved_to_the_end_of_the_pause(
         assert await record_outcomes(world.svc, [Outcome(case_id, None, defer_until=until)],
                                      rng=random.Random(1)) == 0
         case, checks = await state(world, case_id)
-        assert case.next_check_at == until and case.lease_owner is None
+        assert case.next_check_at == until and check_lease(case)[0] is None
         assert case.check_count == before.check_count and len(checks) == len(checks_before)

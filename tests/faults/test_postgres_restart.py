@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from nttd.models import Case, Notice
+from nttd.models import Case, CheckSchedule, Notice
 from tests.faults.private_pg import private_postgres
 from tests.faults.support import (
     DONE,
@@ -51,6 +51,8 @@ async def test_the_service_rides_out_a_postgres_restart(tmp_path: Path) -> None:
                 async with db.sessions() as session:
                     owners.update(await session.scalars(
                         select(Case.lease_owner).where(Case.lease_owner.is_not(None))
+                        .union(select(CheckSchedule.lease_owner)
+                               .where(CheckSchedule.lease_owner.is_not(None)))
                         .union(select(Notice.lease_owner)
                                .where(Notice.lease_owner.is_not(None)))))
                 return len(owners) >= 2 and await db.cases_done() >= 20

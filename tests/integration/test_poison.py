@@ -69,7 +69,8 @@ async def test_a_check_that_cannot_be_recorded_is_set_aside_alone(
         async with world.svc.sessions() as session:
             gb = await session.get(Case, ids["gb"])
             assert gb is not None
-            assert gb.lease_owner is None and "poisoned" in (gb.last_error or "")
+            assert gb.check_schedule is not None and gb.check_schedule.lease_owner is None
+            assert "poisoned" in (gb.last_error or "")
             assert gb.next_check_at is not None
             assert gb.next_check_at >= world.svc.clock() + timedelta(hours=5)  # backed off
         monkeypatch.setattr(nttd.checks.removal, "apply_check", real)

@@ -12,7 +12,7 @@ from sqlalchemy import func, select, update
 
 from nttd.cases import verify_audit_trail
 from nttd.cases.retention import anonymous_host
-from nttd.models import Case, Check, Event, Notice
+from nttd.models import Case, Check, CheckSchedule, Event, Notice
 from tests.integration.world import PATH, World, running_world
 
 GROUPS = ["country", "asn", "partner", "registrar", "tld", "route", "classification", "week"]
@@ -55,7 +55,9 @@ async def test_closed_cases_are_anonymised_and_the_statistics_do_not_change(
         # The DE case never comes down; an analyst closes it (censored at closure).
         async with world.svc.sessions() as session, session.begin():
             await session.execute(update(Case).where(Case.id == ids[3]).values(
-                status="closed", next_check_at=None, updated_at=world.svc.clock()))
+                status="closed", updated_at=world.svc.clock()))
+            await session.execute(update(CheckSchedule).where(CheckSchedule.case_id == ids[3])
+                                  .values(next_check_at=None))
         await world.run_until_idle()
         statuses = {c: (await world.case(c))["status"] for c in ids}
         assert set(statuses.values()) == {"closed"}, statuses

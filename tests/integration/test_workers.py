@@ -15,14 +15,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 
+import nttd.checks.scheduler
 from nttd.checks import CheckScheduler
 from nttd.checks.probe import Checker
 from nttd.db import claim, is_sqlite
 from nttd.demo.standins.hosting import HostingServer
 from nttd.migrate import upgrade
-from nttd.models import Case, Check
+from nttd.models import Case, Check, CheckSchedule
 from nttd.services import Services
 from nttd.settings import Settings
 
@@ -69,7 +70,7 @@ async def checks_by_case(svc: Services) -> dict[int, list[datetime]]:
 async def test_claim_leases_exactly_the_rows_it_returns(svc: Services) -> None:
     ids = await insert_cases(svc, [f"http://127.0.0.2:9/{n}" for n in range(40)])
     now = datetime.now(UTC)
-    kwargs = dict(where=[Case.status == "monitoring"], order_by=Case.next_check_at, limit=10,
+    kwargs = dict(where=[Case.status == "monitoring"], order_by=Case.id, limit=10,
                   now=now, lease_until=now + timedelta(minutes=5))
     async with svc.sessions() as first, first.begin():
         mine = await claim(first, Case, owner="a", **kwargs)  # type: ignore[arg-type]
@@ -84,6 +85,42 @@ async def test_claim_leases_exactly_the_rows_it_returns(svc: Services) -> None:
             select(Case.lease_owner, func.count()).where(Case.lease_owner.is_not(None))
             .group_by(Case.lease_owner))).all())
     assert leased == ({"a": 10} if is_sqlite(svc.settings.database_url) else {"a": 10, "b": 10})
+
+
+async def test_a_round_writes_its_results_and_claims_more_in_one_transaction(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    svc = await Services.start(settings_for(database_url, NTTD_CHECK_CONCURRENCY="3",
+                                            NTTD_RECHECK_SCHEDULE="1h"))
+    await upgrade(svc.engine)
+    transactions: list[object] = []
+    event.listen(svc.engine.sync_engine, "begin", transactions.append)
+    try:
+        async with HostingServer("127.0.0.2") as host:
+            host.route("/img/1.jpg", status=200)
+            ids = await insert_cases(svc, [host.url(f"/img/1.jpg?n={n}") for n in range(9)])
+            scheduler = CheckScheduler(round_seconds=5)  # the round ends when all are in
+            assert await scheduler.step(svc) == 3 + 3  # 3 claimed, 3 finished meanwhile
+            before = len(transactions)
+            assert await scheduler.step(svc) == 3 + 3 + 3  # written, claimed, finished
+            assert len(transactions) == before + 1  # one transaction for the round
+            assert len(await checks_by_case(svc)) == 3
+
+            # If writing and claiming together fails, the results are written apart
+            # (record_outcomes) and the claim is made apart: nothing is lost.
+            def broken(*_args: object, **_kwargs: object) -> None:
+                raise RuntimeError("cannot write together")
+
+            monkeypatch.setattr(nttd.checks.scheduler, "write_outcomes", broken)
+            assert await scheduler.step(svc) == 3 + 3 + 3  # written apart, claimed, finished
+            await scheduler.settle(svc)
+        checks = await checks_by_case(svc)
+        assert sorted(checks) == sorted(ids) and all(len(t) == 1 for t in checks.values())
+        async with svc.sessions() as session:
+            assert await session.scalar(select(func.count()).where(
+                CheckSchedule.lease_owner.is_not(None))) == 0
+    finally:
+        await svc.close()
 
 
 async def test_per_host_limit_then_backoff_for_a_host_that_times_out(svc: Services) -> None:
@@ -111,9 +148,10 @@ async def test_per_host_limit_then_backoff_for_a_host_that_times_out(svc: Servic
         assert len(checked_slow) == asked and set(checks) - checked_slow == set(fast_ids)
         async with svc.sessions() as session:
             deferred = list(await session.scalars(
-                select(Case.next_check_at).where(Case.id.in_(set(slow_ids) - checked_slow))))
+                select(CheckSchedule.next_check_at)
+                .where(CheckSchedule.case_id.in_(set(slow_ids) - checked_slow))))
             leases = await session.scalar(
-                select(func.count()).where(Case.lease_owner.is_not(None)))
+                select(func.count()).where(CheckSchedule.lease_owner.is_not(None)))
         assert leases == 0
         assert len(deferred) == 10 - asked
         assert all(at is not None and at > datetime.now(UTC) + timedelta(minutes=50)
@@ -123,7 +161,7 @@ async def test_per_host_limit_then_backoff_for_a_host_that_times_out(svc: Servic
         await scheduler.step(svc)
         async with svc.sessions() as session:
             slow_leased = await session.scalar(select(func.count()).where(
-                Case.id.in_(slow_ids), Case.lease_owner.is_not(None)))
+                CheckSchedule.case_id.in_(slow_ids), CheckSchedule.lease_owner.is_not(None)))
         assert slow_leased == 0
         assert len(slow.connections) == asked
 
@@ -199,7 +237,7 @@ async def test_worker_killed_mid_batch_loses_no_case(
         async def leased() -> int:
             async with svc.sessions() as session:
                 return int(await session.scalar(
-                    select(func.count()).where(Case.lease_owner.is_not(None))) or 0)
+                    select(func.count()).where(CheckSchedule.lease_owner.is_not(None))) or 0)
 
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and (await leased() < 60 or len(host.requests) < 60):
@@ -222,7 +260,7 @@ async def test_worker_killed_mid_batch_loses_no_case(
     async with svc.sessions() as session:
         verdicts = set(await session.scalars(select(Check.verdict)))
         assert verdicts == {"online"}
-        await session.execute(update(Case).values(lease_owner=None))  # tidy
+        await session.execute(update(CheckSchedule).values(lease_owner=None))  # tidy
 
 
 async def test_sqlite_worker_says_it_runs_alone(database_url: str, tmp_path: Path) -> None:
