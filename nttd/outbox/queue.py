@@ -3,7 +3,9 @@
 Cases for one recipient are gathered for `NTTD_NOTICE_BATCH_WINDOW` into one
 notice; a notice already attempted or past its window is never added to. On
 PostgreSQL a transaction-scoped advisory lock per recipient makes the look-up and the
-opening of a gathering notice one step, so concurrent workers open one notice, not two.
+opening of a gathering notice one step, so concurrent workers open one notice, not two;
+joining a notice that is already gathering takes only a share lock on it (`_gathering`),
+so workers joining one notice do not wait for each other.
 The resolve step queues a whole round of cases at once (`queue_notices_many`): the
 locks, one look-up of the gathering notices and one insert of the links per round.
 """
@@ -11,7 +13,7 @@ locks, one look-up of the gathering notices and one insert of the links per roun
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import cast
 
@@ -49,28 +51,17 @@ async def queue_notices_many(
             wanted.setdefault(_recipient_key(r), r)
     if not wanted:
         return [[] for _ in items]
-    # In one order: no deadlock.
-    for lock_key in sorted({recipient_lock_key(r) for r in wanted.values()}):
-        await _advisory_lock(session, lock_key)
-    gathering: dict[tuple[str, str, str], int] = {}
-    # FOR UPDATE: delivery locks a notice before it reads its cases (and then marks it
-    # `sending`), so a case joins a notice only while no delivery is reading it, and
-    # delivery sees the link once this commits. Without the lock, a notice that fell
-    # due while this transaction was still open went out without the case, which then
-    # sat on a sent notice with no first notice, forever. A notice that started
-    # sending meanwhile no longer matches, once its lock is released: one is opened.
-    rows = await session.execute(
-        select(Notice.id, Notice.recipient_kind, Notice.channel, Notice.address).where(
-            Notice.step == "notice",
-            Notice.status == NoticeStatus.QUEUED,
-            Notice.attempts == 0,
-            Notice.address.in_({address for _, _, address in wanted}),
-            Notice.next_attempt_at > now,
-        ).order_by(Notice.id).with_for_update())
-    for notice_id, kind, channel, address in rows:
-        gathering.setdefault((kind, channel, address), notice_id)
+    gathering = await _gathering(session, wanted.values(), now)
+    missing = [key for key in wanted if key not in gathering]
+    if missing:
+        # Opening a notice takes the recipient's lock (in one order: no deadlock), then
+        # looks again: another worker may have opened one meanwhile, and committed.
+        for lock_key in sorted({recipient_lock_key(wanted[key]) for key in missing}):
+            await _advisory_lock(session, lock_key)
+        gathering.update(await _gathering(session, [wanted[key] for key in missing], now))
     notices = cast(Table, Notice.__table__)
-    for key, r in wanted.items():
+    for key in missing:
+        r = wanted[key]
         if key not in gathering:  # open one (the lock keeps a second one from opening)
             gathering[key] = int((await session.execute(
                 insert(notices).returning(notices.c.id),
@@ -90,6 +81,34 @@ async def queue_notices_many(
     if fresh:
         await session.execute(insert(cast(Table, NoticeCase.__table__)), fresh)
     return ids
+
+
+async def _gathering(session: AsyncSession, recipients: Iterable[Recipient],
+                     now: datetime) -> dict[tuple[str, str, str], int]:
+    """The notice gathering cases for each of `recipients` that has one, share-locked.
+
+    Delivery locks a notice (FOR UPDATE) before it reads its cases and marks it
+    `sending`; the share lock makes a case join a notice only while no delivery is
+    reading it, and delivery sees the link once the joining transaction commits.
+    Without it, a notice that fell due while a case was joining it went out without
+    the case, which then sat on a sent notice with no first notice, for ever. A notice
+    that started sending meanwhile no longer matches once delivery's lock is released.
+    Joiners do not wait for each other (shared), and delivery's claim skips a notice
+    being joined (SKIP LOCKED) until the next round."""
+    wanted = {_recipient_key(r) for r in recipients}
+    found: dict[tuple[str, str, str], int] = {}
+    rows = await session.execute(
+        select(Notice.id, Notice.recipient_kind, Notice.channel, Notice.address).where(
+            Notice.step == "notice",
+            Notice.status == NoticeStatus.QUEUED,
+            Notice.attempts == 0,
+            Notice.address.in_({address for _, _, address in wanted}),
+            Notice.next_attempt_at > now,
+        ).order_by(Notice.id).with_for_update(read=True))
+    for notice_id, kind, channel, address in rows:
+        if (kind, channel, address) in wanted:
+            found.setdefault((kind, channel, address), notice_id)
+    return found
 
 
 def _recipient_key(r: Recipient) -> tuple[str, str, str]:
