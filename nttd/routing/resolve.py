@@ -28,15 +28,13 @@ from resolvers.resolve import Resolution, resolve_url
 log = logging.getLogger(__name__)
 MAX_RESOLVE_ATTEMPTS = 8
 # Cases claimed per round, and resolved at the same time. A round waits for its
-# slowest case, leaving slots idle at its end: 50 per round (was 20) idles them less
-# often and claims less often. Up to 25 at once: a resolution holds no connection of
-# its own (the fact cache reads through at most 4, nttd.factcache; nttd.db pools 20
-# per process, shared with the other steps, and PostgreSQL's max_connections bounds
-# them all), and the results are stored by one writer, on one connection, the more
-# at a time the fewer statements per case. A round must finish within
-# NTTD_LEASE_DURATION, or another worker takes its cases again.
+# slowest case, leaving slots idle at its end: 50 per round (5 waves of 10, was 2)
+# idles them less often and claims less often. The number at once stays at 10:
+# each stores its result on a pooled connection (nttd.db: 20 per process, shared
+# with the other steps; PostgreSQL's max_connections bounds them all). A round must
+# finish within NTTD_LEASE_DURATION, or another worker takes its cases again.
 RESOLVE_BATCH = 50
-RESOLVE_CONCURRENCY = 25
+RESOLVE_CONCURRENCY = 10
 
 
 def resolve_backoff(attempts: int) -> timedelta:
