@@ -29,10 +29,13 @@ log = logging.getLogger(__name__)
 MAX_RESOLVE_ATTEMPTS = 8
 # Cases claimed per round, and resolved at the same time. A round waits for its
 # slowest case, leaving slots idle at its end: 50 per round (5 waves of 10, was 2)
-# idles them less often and claims less often. The number at once stays at 10:
-# each stores its result on a pooled connection (nttd.db: 20 per process, shared
-# with the other steps; PostgreSQL's max_connections bounds them all). A round must
-# finish within NTTD_LEASE_DURATION, or another worker takes its cases again.
+# idles them less often and claims less often. Results are stored by one writer
+# per round (`store_resolutions`), so a resolution holds no connection of its own;
+# 25 at once was tried and finished sooner, but then a host's next cases were more
+# often resolved in another process before its first answer reached the shared
+# fact cache (DNS queries per (host, type) 1.02-1.13 in bench/intake.py; 1.0 with
+# 10). A round must finish within NTTD_LEASE_DURATION, or another worker takes its
+# cases again.
 RESOLVE_BATCH = 50
 RESOLVE_CONCURRENCY = 10
 
