@@ -19,6 +19,8 @@ domain, counted at the stand-ins. Baseline, measured in the same run: the rate a
 which the API took the URLs in (URLs / seconds spent POSTing); the ratio is the
 first-notice rate divided by it (1.0: notices go out as fast as URLs come in).
 `--json` prints the figures as one JSON object (bench/run_all.py reads it).
+`BENCH_PROFILE=DIR` runs serve and each worker under cProfile (DIR/serve.prof,
+DIR/worker-N.prof; their CPU per case is then inflated by the profiler).
 """
 
 from __future__ import annotations
@@ -42,10 +44,14 @@ from nttd.models import Case
 from tests.faults.support import (
     Db,
     LoopbackNet,
+    NttdProcess,
+    free_port,
+    healthz,
     loopback_net,
     prepare_database,
     start_nttd,
     submit_urls,
+    wait_until,
 )
 from tests.integration.world import SITES
 
@@ -57,6 +63,32 @@ RESOLVED = {"resolved", "routed", "notified", "monitoring", "unresolvable"}
 # default; every step of every process polls, and on a loaded machine that costs).
 SETTINGS = {"NTTD_NOTICE_BATCH_WINDOW": "5s", "NTTD_LEASE_DURATION": "2m",
             "NTTD_WORKER_POLL_INTERVAL": "1s"}
+
+
+async def start_profiled(command: str, env: dict[str, str], tmp: Path, name: str
+                         ) -> NttdProcess:
+    """`start_nttd`, under cProfile when BENCH_PROFILE names a directory (the
+    profile is written when the process exits cleanly, on SIGTERM)."""
+    profile = os.environ.get("BENCH_PROFILE")
+    if not profile:
+        return await start_nttd(command, env, tmp, name)
+    log_path = tmp / f"{name}.log"
+    log_file = log_path.open("wb")
+    args = [command]
+    port = free_port() if command == "serve" else None
+    if port is not None:
+        args += ["--host", "127.0.0.1", "--port", str(port)]
+    out = Path(profile).resolve() / f"{name}.prof"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "cProfile", "-o", str(out), "-m", "nttd.cli", *args,
+        env=env, cwd=tmp, stdout=log_file, stderr=log_file)
+    process = NttdProcess(name, proc, log_path, log_file, port)
+    if port is not None:
+        async def up() -> bool:
+            return await healthz(process.base_url) is not None
+
+        await wait_until(f"{name} to answer /healthz", up, cap=90)
+    return process
 
 
 def cpu_seconds(pid: int) -> float:
@@ -142,10 +174,11 @@ async def run(urls: int, hosts: int, workers: int, batch: int, cap: float) -> di
             async with loopback_net(Path(tmp), names_per_site=per_site) as net:
                 token = await prepare_database(url, net)
                 env = net.env(url, **SETTINGS)
-                serve = await start_nttd("serve", env, Path(tmp), "serve")
+                serve = await start_profiled("serve", env, Path(tmp), "serve")
                 processes.append(serve)
                 for i in range(workers):
-                    processes.append(await start_nttd("worker", env, Path(tmp), f"worker-{i}"))
+                    processes.append(await start_profiled("worker", env, Path(tmp),
+                                                         f"worker-{i}"))
                 db = Db(url)
                 targets = net.urls(urls)
                 log(f"{urls} URLs on {len(net.names)} hosts; serve + {workers} workers")

@@ -82,21 +82,23 @@ async def test_a_case_that_cannot_be_resolved_or_delivered_is_retried_alone(
     database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async with running_world(database_url, tmp_path, NTTD_RECHECK_SCHEDULE="1h") as world:
-        real_store = nttd.routing.resolve.store_resolution
+        # Resolved cases are stored together (one transaction per write): a case that
+        # cannot be stored fails the whole write, which is then done case by case.
+        real_store = nttd.routing.resolve.settle_resolution
         real_send = nttd.outbox.delivery._send
         ids: dict[str, int] = {}
 
-        async def store(svc: Any, case_id: int, resolution: Any) -> None:
-            if case_id == ids.get("gb"):
+        def store(session: Any, case: Any, resolution: Any, **kw: Any) -> bool:
+            if case.id == ids.get("gb"):
                 raise RuntimeError("cannot store")
-            await real_store(svc, case_id, resolution)
+            return real_store(session, case, resolution, **kw)
 
         async def send(svc: Any, channel: str, address: str, *args: Any) -> None:
             if address == "abuse@us-host.example":
                 raise RuntimeError("the transport blew up")
             await real_send(svc, channel, address, *args)
 
-        monkeypatch.setattr(nttd.routing.resolve, "store_resolution", store)
+        monkeypatch.setattr(nttd.routing.resolve, "settle_resolution", store)
         monkeypatch.setattr(nttd.outbox.delivery, "_send", send)
         ids.update(await case_ids(world, "us", "gb", "de"))
         await world.run_until_idle()
@@ -106,7 +108,7 @@ async def test_a_case_that_cannot_be_resolved_or_delivered_is_retried_alone(
             states = {n.address: n.status for n in await session.scalars(select(Notice))}
         assert states["abuse@us-host.example"] == "queued"  # to be retried
         assert states["reports@partner-de.example"] == "sent"  # not held up
-        monkeypatch.setattr(nttd.routing.resolve, "store_resolution", real_store)
+        monkeypatch.setattr(nttd.routing.resolve, "settle_resolution", real_store)
         monkeypatch.setattr(nttd.outbox.delivery, "_send", real_send)
         await world.advance(timedelta(minutes=5))
         assert (await world.case(ids["gb"]))["status"] in ("notified", "monitoring")
