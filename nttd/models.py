@@ -452,7 +452,7 @@ class ExchangeReport(Base):
 class CaseStats(Base):
     """The statistics' narrow copy of a case (nttd.stats.fresh): what the breakdowns
     group and filter by, and each clock's grid bin. Kept by database triggers on every
-    write of those columns of `cases` (migration 0017): a write marks the row stale and
+    write of those columns of `cases` (migration 0018): a write marks the row stale and
     clears its bins; the worker's refresh step (nttd.stats.fresh) sets the bins again,
     with [fresh_from, fresh_until) the "now"s (epoch seconds) for which they hold. The
     statistics count a row's bins only for a "now" in that interval and every other

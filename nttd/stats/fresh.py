@@ -2,7 +2,7 @@
 
 A statistics query over a million cases spends its time reading wide `cases` rows
 and working out, row by row, a running clock's duration at "now". So the database
-keeps a narrow copy of each case in ``case_stats`` (migration 0017: triggers copy the
+keeps a narrow copy of each case in ``case_stats`` (migration 0018: triggers copy the
 breakdown columns on every write that changes one and mark the row stale), and the
 worker's refresh step (:func:`refresh_stats`) writes each clock's grid bin
 (nttd.stats.sqltime.grid_bin) there, with the interval ``[fresh_from, fresh_until)``

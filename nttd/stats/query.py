@@ -147,7 +147,7 @@ def _group_key(group_by: str, t: Any = Case
         "content_type": t.content_type,
         "classification": t.classification,
         "route": t.route_kind,
-        # The narrow copy keeps them as the same text (migration 0017).
+        # The narrow copy keeps them as the same text (migration 0018).
         "week": CaseStats.week if narrow else week_start(Case.confirmed_at),
         "month": CaseStats.month if narrow else month_of(Case.confirmed_at),
         # The last letter of the chase sent while the case was online (Case.chase_step):

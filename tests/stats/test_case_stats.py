@@ -1,5 +1,5 @@
 """The statistics' narrow copy of each case (case_stats, nttd.stats.fresh, migration
-0017): triggers keep it in step with the cases whatever writes them, the refresh bins
+0018): triggers keep it in step with the cases whatever writes them, the refresh bins
 it, and the statistics read from it give exactly the answer of counting every case at
 "now" - at the refresh's "now", just after, long after, and before it - on SQLite and
 PostgreSQL."""
@@ -139,7 +139,7 @@ async def test_a_case_written_during_the_refresh_stays_stale(engine: AsyncEngine
 async def test_the_migration_copies_existing_cases(database_url: str) -> None:
     engine = make_engine(database_url)
     try:
-        await upgrade(engine, "0016")
+        await upgrade(engine, "0017")
         confirmed = NOW - timedelta(days=2)
         async with engine.begin() as conn:
             for i, status in enumerate(["removed", "monitoring"]):

@@ -6,8 +6,8 @@ every insert and on every update that changes one of them, and mark the row stal
 (bins cleared, version bumped); the worker's refresh step computes the bins again. A
 deleted case takes its row with it. Existing cases are copied in, stale.
 
-Revision ID: 0017
-Revises: 0016
+Revision ID: 0018
+Revises: 0017
 Create Date: 2026-12-02
 """
 
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0017"
-down_revision: str | None = "0016"
+revision: str = "0018"
+down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
