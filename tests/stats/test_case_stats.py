@@ -148,8 +148,8 @@ async def test_the_migration_copies_existing_cases(database_url: str) -> None:
                     url=url, canonical_url=url, host="a.example.net", status=status,
                     confirmed_at=confirmed, created_at=confirmed, updated_at=confirmed,
                     removed_at=confirmed + timedelta(minutes=30) if i == 0 else None,
-                    hold_seconds=0.0, resolve_attempts=0, check_count=0, gone_streak=0,
-                    reappeared_count=0, route_kind="direct", country="NL"))
+                    hold_seconds=0.0, resolve_attempts=0, reappeared_count=0,
+                    route_kind="direct", country="NL"))
         await upgrade(engine)
         async with make_sessionmaker(engine)() as session:
             rows = (await session.execute(select(CaseStats))).scalars().all()
