@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, union
 
 from nttd.models import Case, CheckSchedule, Notice
 from tests.faults.private_pg import private_postgres
@@ -50,11 +50,11 @@ async def test_the_service_rides_out_a_postgres_restart(tmp_path: Path) -> None:
             async def under_way() -> bool:  # both processes at work, some cases done
                 async with db.sessions() as session:
                     owners.update(await session.scalars(
-                        select(Case.lease_owner).where(Case.lease_owner.is_not(None))
-                        .union(select(CheckSchedule.lease_owner)
-                               .where(CheckSchedule.lease_owner.is_not(None)))
-                        .union(select(Notice.lease_owner)
-                               .where(Notice.lease_owner.is_not(None)))))
+                        union(select(Case.lease_owner).where(Case.lease_owner.is_not(None)),
+                              select(CheckSchedule.lease_owner)
+                              .where(CheckSchedule.lease_owner.is_not(None)),
+                              select(Notice.lease_owner)
+                              .where(Notice.lease_owner.is_not(None)))))
                 return len(owners) >= 2 and await db.cases_done() >= 20
 
             await wait_until("both processes at work", under_way, cap=300, every=0.1)
