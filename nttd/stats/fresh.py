@@ -42,7 +42,7 @@ from nttd.stats.sqltime import bin_minutes, grid_bin_of, unindexed
 
 MARGIN = 0.01          # seconds kept clear of a bin's edges
 ALWAYS = (-1e15, 1e15)  # the interval of a row whose clocks have all stopped
-LOOKAHEAD = timedelta(minutes=2)  # rows whose interval ends sooner are refreshed
+RETRY = timedelta(minutes=1)  # a clock in its first minute (or at a bin's edge): wait
 BATCH = 5000
 MAX_BATCHES = 20       # per call: a worker round stays short; the next round goes on
 REFRESH_EVERY = timedelta(seconds=20)
@@ -58,9 +58,10 @@ def fresh_at(now: datetime) -> ColumnElement[bool]:
 
 
 def not_fresh_at(now: datetime) -> ColumnElement[bool]:
-    """The rows of ``case_stats`` whose bins do not hold at `now` (counted from cases)."""
+    """The rows of ``case_stats`` whose bins do not hold at `now` (counted from cases):
+    stale, held, waiting to be binned (``fresh_from`` NULL), or outside their interval."""
     at = now.timestamp()
-    return or_(CaseStats.fresh_until.is_(None), CaseStats.fresh_until <= at,
+    return or_(CaseStats.fresh_from.is_(None), CaseStats.fresh_until <= at,
                CaseStats.fresh_from > at)
 
 
@@ -119,19 +120,20 @@ def bins_of(row: Any, at: float) -> dict[str, Any]:
         result["fresh_from"] = result["fresh_until"] = None
     elif low <= at < high:
         result["fresh_from"], result["fresh_until"] = low, high
-    else:  # an edge, or a clock in its first minute: due again at the next refresh
-        result["fresh_from"] = result["fresh_until"] = at
+    else:  # an edge, or a clock in its first minute: not binned, tried again a bit later
+        result["fresh_from"], result["fresh_until"] = None, at + RETRY.total_seconds()
     return result
 
 
 def _due(now: datetime, after: int, limit: int) -> Any:
-    horizon = (now + LOOKAHEAD).timestamp()
+    """Rows to bin: stale ones, and those whose interval (or wait) is over at `now`."""
+    at = now.timestamp()
     return (select(CaseStats.case_id, CaseStats.version, Case.confirmed_at,
                    Case.first_notice_at, Case.hold_started_at, Case.hold_seconds,
                    Case.stats_removal_minutes, Case.stats_notice_minutes,
                    Case.stats_ack_minutes)
             .join(Case, Case.id == CaseStats.case_id)
-            .where(or_(CaseStats.stale, CaseStats.fresh_until < horizon),
+            .where(or_(CaseStats.stale, CaseStats.fresh_until <= at),
                    CaseStats.case_id > after)
             .order_by(CaseStats.case_id).limit(limit))
 
@@ -148,9 +150,12 @@ _WRITE = (update(_TABLE)
 
 async def refresh_stats(session: AsyncSession, *, now: datetime, batch: int = BATCH,
                         max_batches: int = MAX_BATCHES) -> int:
-    """Bin the stale rows of ``case_stats`` and those whose interval ends within
-    LOOKAHEAD of `now`, up to `max_batches` batches of `batch` rows, each in a
-    transaction of its own (the session must not be in one). Returns the rows written."""
+    """Bin the stale rows of ``case_stats`` and those whose interval is over at `now`, up
+    to `max_batches` batches of `batch` rows, each in a transaction of its own (the
+    session must not be in one). Returns the rows written: at the same `now` a second
+    call finds nothing (an interval found at `now` holds at `now`), so a worker round
+    with an injected clock settles. Between two refreshes a row whose interval ended is
+    counted at "now" from the cases, as a stale one is."""
     at = now.timestamp()
     written = after = 0
     postgresql = session.bind is not None and session.bind.dialect.name == "postgresql"

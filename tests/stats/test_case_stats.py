@@ -194,3 +194,21 @@ async def test_one_process_refreshes_at_a_time(engine: AsyncEngine) -> None:
         await other.rollback()
     async with make_sessionmaker(engine)() as session:
         assert await refresh_stats(session, now=NOW) == 2
+
+
+async def test_a_clock_not_started_yet_is_binned_a_minute_later(engine: AsyncEngine) -> None:
+    case = new_case(1, "NL", NOW)  # 0 ms old: no started minute to bin yet
+    async with make_sessionmaker(engine)() as session, session.begin():
+        await store(session, [case])
+    async with make_sessionmaker(engine)() as session:
+        assert await refresh_stats(session, now=NOW) == 1
+        # Counted at "now" until it is tried again, a minute later.
+        assert await refresh_stats(session, now=NOW) == 0
+        assert await refresh_stats(session, now=NOW + timedelta(seconds=59)) == 0
+    assert await fresh_count(engine, NOW) == 0
+    await same_answer(engine, NOW, ("country",))
+    later = NOW + timedelta(seconds=61)
+    async with make_sessionmaker(engine)() as session:
+        assert await refresh_stats(session, now=later) == 1
+    assert await fresh_count(engine, later) == 1
+    await same_answer(engine, later, ("country",))
