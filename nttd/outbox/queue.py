@@ -45,6 +45,13 @@ async def queue_notices_many(
     recipient of every case, one insert of the links: a round of resolved cases
     costs a few statements, not a few per case. Writes through Core (no flush of
     the session's pending changes)."""
+    if batch_window <= timedelta(0):
+        # Nothing gathers (a notice is due as it opens): each case gets a notice of its
+        # own per recipient, as when cases were queued one by one.
+        ids = [[await _open(session, r, now, batch_window) for r in recipients]
+               for _, recipients in items]
+        await _link(session, items, ids)
+        return ids
     wanted: dict[tuple[str, str, str], Recipient] = {}
     for _, recipients in items:
         for r in recipients:
@@ -59,20 +66,34 @@ async def queue_notices_many(
         for lock_key in sorted({recipient_lock_key(wanted[key]) for key in missing}):
             await _advisory_lock(session, lock_key)
         gathering.update(await _gathering(session, [wanted[key] for key in missing], now))
-    notices = cast(Table, Notice.__table__)
     for key in missing:
-        r = wanted[key]
         if key not in gathering:  # open one (the lock keeps a second one from opening)
-            gathering[key] = int((await session.execute(
-                insert(notices).returning(notices.c.id),
-                [dict(recipient_kind=r.kind, channel=r.channel, address=r.address,
-                      recipient_name=r.name, hotline_id=r.hotline_id, language=r.language,
-                      status=NoticeStatus.QUEUED.value, attempts=0,
-                      next_attempt_at=now + batch_window, created_at=now, step="notice",
-                      chase_step="notice")])).scalar_one())
+            gathering[key] = await _open(session, wanted[key], now, batch_window)
     ids = [[gathering[_recipient_key(r)] for r in recipients] for _, recipients in items]
+    await _link(session, items, ids)
+    return ids
+
+
+async def _open(session: AsyncSession, r: Recipient, now: datetime,
+                batch_window: timedelta) -> int:
+    """A new notice to `r`, gathering until `now + batch_window`; its id."""
+    notices = cast(Table, Notice.__table__)
+    return int((await session.execute(
+        insert(notices).returning(notices.c.id),
+        [dict(recipient_kind=r.kind, channel=r.channel, address=r.address,
+              recipient_name=r.name, hotline_id=r.hotline_id, language=r.language,
+              status=NoticeStatus.QUEUED.value, attempts=0,
+              next_attempt_at=now + batch_window, created_at=now, step="notice",
+              chase_step="notice")])).scalar_one())
+
+
+async def _link(session: AsyncSession, items: Sequence[tuple[Case, Sequence[Recipient]]],
+                ids: Sequence[Sequence[int]]) -> None:
+    """Link each item's case to its notices (the links it has already are kept)."""
     links = {(notice_id, case.id) for (case, _), notice_ids in zip(items, ids, strict=True)
              for notice_id in notice_ids}
+    if not links:
+        return
     linked = {(n, c) for n, c in await session.execute(
         select(NoticeCase.notice_id, NoticeCase.case_id).where(
             NoticeCase.notice_id.in_({n for n, _ in links}),
@@ -80,7 +101,6 @@ async def queue_notices_many(
     fresh = [{"notice_id": n, "case_id": c} for n, c in sorted(links - linked)]
     if fresh:
         await session.execute(insert(cast(Table, NoticeCase.__table__)), fresh)
-    return ids
 
 
 async def _gathering(session: AsyncSession, recipients: Iterable[Recipient],
