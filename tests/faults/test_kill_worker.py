@@ -40,10 +40,12 @@ async def test_kill_9_a_worker_during_a_5000_case_run(pg_url: str, tmp_path: Pat
             ids = await submit_urls(serve.base_url, token, net.urls(CASES))
             assert len(set(ids)) == CASES
 
-            # Kill the worker well into the run, with deliveries under way.
+            # Kill the worker well into the run: a third of the cases done. (Not "after
+            # 20 notices": resolved cases now join their recipients' gathering notices a
+            # round at a time, and on an idle machine the whole run fits in one 10 s
+            # window, 15 notices, so that probe never held.)
             async def under_way() -> bool:
-                sent = len(net.smtp.messages) + len(net.webhook.requests)
-                return sent >= 20 and await db.cases_done() >= CASES // 3
+                return await db.cases_done() >= CASES // 3
 
             await wait_until("the run to be well under way", under_way, cap=600)
             worker.kill()
