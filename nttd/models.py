@@ -451,17 +451,19 @@ class ExchangeReport(Base):
 
 class CaseStats(Base):
     """The statistics' narrow copy of a case (nttd.stats.fresh): what the breakdowns
-    group and filter by, and each clock's grid bin. Kept by database triggers on every
-    write of those columns of `cases` (migration 0018): a write marks the row stale and
-    clears its bins; the worker's refresh step (nttd.stats.fresh) sets the bins again,
-    with [fresh_from, fresh_until) the "now"s (epoch seconds) for which they hold. The
-    statistics count a row's bins only for a "now" in that interval and every other
-    case from `cases`, at "now". No application code writes this table but the refresh.
+    group and filter by, and each clock's grid bin, as the worker's refresh step last
+    wrote them, with [fresh_from, fresh_until) the "now"s (epoch seconds) for which the
+    bins hold, and `rolled` when they are counted in :class:`StatsRollup`. Database
+    triggers (migration 0018) mark the row stale on every write of a column of `cases`
+    the statistics read (its interval gone, its version bumped), and give a new case a
+    stale row; the refresh copies the case again. The statistics count a row's bins only
+    for a "now" in that interval and every other case from `cases`, at "now". No
+    application code writes this table but the refresh.
     """
 
     __tablename__ = "case_stats"
     case_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    confirmed_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     week: Mapped[str | None] = mapped_column(String(10))   # nttd.stats.sqltime.week_start
     month: Mapped[str | None] = mapped_column(String(7))   # nttd.stats.sqltime.month_of
     country: Mapped[str | None] = mapped_column(String(2), index=True)
@@ -475,19 +477,43 @@ class CaseStats(Base):
     route_kind: Mapped[str | None] = mapped_column(String(20))
     route_hotline_id: Mapped[int | None] = mapped_column(Integer)
     chase_step: Mapped[str | None] = mapped_column(String(32))
-    removed: Mapped[bool] = mapped_column(Boolean)         # removed_at IS NOT NULL
-    acknowledged: Mapped[bool] = mapped_column(Boolean)    # acknowledged_at IS NOT NULL
-    noticed: Mapped[bool] = mapped_column(Boolean)         # first_notice_at IS NOT NULL
-    reappeared_count: Mapped[int] = mapped_column(Integer)
+    # removed_at, acknowledged_at and first_notice_at IS NOT NULL:
+    removed: Mapped[bool] = mapped_column(Boolean, server_default=text("FALSE"))
+    acknowledged: Mapped[bool] = mapped_column(Boolean, server_default=text("FALSE"))
+    noticed: Mapped[bool] = mapped_column(Boolean, server_default=text("FALSE"))
+    reappeared_count: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     removal_bin: Mapped[int | None] = mapped_column(SmallInteger)
     notice_bin: Mapped[int | None] = mapped_column(SmallInteger)
     ack_bin: Mapped[int | None] = mapped_column(SmallInteger)
     fresh_from: Mapped[float | None] = mapped_column(Float, index=True)
     fresh_until: Mapped[float | None] = mapped_column(Float, index=True)
-    stale: Mapped[bool] = mapped_column(Boolean)
-    version: Mapped[int] = mapped_column(Integer)
+    stale: Mapped[bool] = mapped_column(Boolean, server_default=text("FALSE"))
+    rolled: Mapped[bool] = mapped_column(Boolean, server_default=text("FALSE"))
+    version: Mapped[int] = mapped_column(Integer, server_default=text("0"))
 
     __table_args__ = (
         Index("ix_case_stats_stale", "case_id", sqlite_where=text("stale"),
               postgresql_where=text("stale")),
     )
+
+
+class StatsRollup(Base):
+    """The bins of the rolled rows of :class:`CaseStats` added up per breakdown (`dim`),
+    clock, group and bin (nttd.stats.rollup): what an unfiltered breakdown reads instead
+    of a million rows. Kept by the refresh step in the transaction that changes the rows.
+    No NULL in the key: texts are '' (NULL) or 'v' + the value, numbers -1 (NULL) or
+    the value."""
+
+    __tablename__ = "stats_rollup"
+    dim: Mapped[str] = mapped_column(String(16), primary_key=True)
+    clock: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    country: Mapped[str] = mapped_column(String(3), primary_key=True)
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    num: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    bin: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    events: Mapped[int] = mapped_column(Integer)
+    censored: Mapped[int] = mapped_column(Integer)
+    reappeared_cases: Mapped[int] = mapped_column(Integer)
+    ever_removed: Mapped[int] = mapped_column(Integer)
+    reappearances: Mapped[int] = mapped_column(Integer)

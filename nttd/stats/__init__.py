@@ -5,7 +5,8 @@ Other packages import from here only.
 
 from nttd.stats.export import stats_csv, stats_table
 from nttd.stats.fresh import REFRESH_EVERY, refresh_stats
-from nttd.stats.query import FILTERS, GROUPS, NO_STEP, ROUTES, StatsError, StatsQuery
+from nttd.stats.groups import GROUPS, NO_STEP
+from nttd.stats.query import FILTERS, ROUTES, StatsError, StatsQuery
 from nttd.stats.removal import (
     DEFINITIONS,
     LEAGUE_GROUPS,

@@ -33,12 +33,13 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Float, Table, bindparam, func, or_, select, text, update
+from sqlalchemy import Table, bindparam, delete, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from nttd.models import Case, CaseStats
-from nttd.stats.sqltime import bin_minutes, grid_bin_of, unindexed
+from nttd.stats import rollup
+from nttd.stats.sqltime import bin_minutes, grid_bin_of, month_of, unindexed, week_start
 
 MARGIN = 0.01          # seconds kept clear of a bin's edges
 ALWAYS = (-1e15, 1e15)  # the interval of a row whose clocks have all stopped
@@ -125,27 +126,51 @@ def bins_of(row: Any, at: float) -> dict[str, Any]:
     return result
 
 
+_COPIED = ("confirmed_at", "country", "asn", "as_name", "registrar", "cdn", "tld",
+           "content_type", "classification", "route_kind", "route_hotline_id", "chase_step")
+
+
 def _due(now: datetime, after: int, limit: int) -> Any:
-    """Rows to bin: stale ones, and those whose interval (or wait) is over at `now`."""
+    """Rows to bin: stale ones, and those whose interval (or wait) is over at `now`, with
+    their case's columns (None for a case deleted since: ``present``)."""
     at = now.timestamp()
-    return (select(CaseStats.case_id, CaseStats.version, Case.confirmed_at,
+    return (select(CaseStats.case_id, CaseStats.version, Case.id.label("present"),
                    Case.first_notice_at, Case.hold_started_at, Case.hold_seconds,
                    Case.stats_removal_minutes, Case.stats_notice_minutes,
-                   Case.stats_ack_minutes)
-            .join(Case, Case.id == CaseStats.case_id)
+                   Case.stats_ack_minutes, Case.removed_at, Case.acknowledged_at,
+                   Case.reappeared_count, *(getattr(Case, name) for name in _COPIED),
+                   week_start(Case.confirmed_at).label("week"),
+                   month_of(Case.confirmed_at).label("month"))
+            .outerjoin(Case, Case.id == CaseStats.case_id)
             .where(or_(CaseStats.stale, CaseStats.fresh_until <= at),
                    CaseStats.case_id > after)
             .order_by(CaseStats.case_id).limit(limit))
 
 
+def copied(row: Any) -> dict[str, Any]:
+    """The narrow copy's columns of a case (a row of :func:`_due`)."""
+    return {**{name: getattr(row, name) for name in (*_COPIED, "week", "month")},
+            "removed": row.removed_at is not None,
+            "acknowledged": row.acknowledged_at is not None,
+            "noticed": row.first_notice_at is not None,
+            "reappeared_count": row.reappeared_count or 0}
+
+
 _TABLE = cast(Table, CaseStats.__table__)
-_WRITE = (update(_TABLE)
-          .where(_TABLE.c.case_id == bindparam("b_case_id"),
-                 _TABLE.c.version == bindparam("b_version"))
-          .values(removal_bin=bindparam("removal_bin"), notice_bin=bindparam("notice_bin"),
-                  ack_bin=bindparam("ack_bin"),
-                  fresh_from=bindparam("fresh_from", type_=Float),
-                  fresh_until=bindparam("fresh_until", type_=Float), stale=False))
+_SET = ("removal_bin", "notice_bin", "ack_bin", "fresh_from", "fresh_until", "rolled",
+        *_COPIED, "week", "month", "removed", "acknowledged", "noticed", "reappeared_count")
+_MINE = (_TABLE.c.case_id == bindparam("b_case_id")) & (_TABLE.c.version == bindparam("b_version"))
+_WRITE = (update(_TABLE).where(_MINE)
+          .values(stale=False, **{name: bindparam(name, type_=_TABLE.c[name].type)
+                                  for name in _SET}))
+_FORGET = delete(_TABLE).where(_MINE)  # the copy of a deleted case
+
+
+def written(row: Any, at: float) -> dict[str, Any]:
+    """The parameters of :data:`_WRITE` for a row of :func:`_due` binned at `at`."""
+    bins = bins_of(row, at)
+    return {"b_case_id": row.case_id, "b_version": row.version, **bins, **copied(row),
+            "rolled": bins["fresh_from"] is not None}
 
 
 async def refresh_stats(session: AsyncSession, *, now: datetime, batch: int = BATCH,
@@ -157,7 +182,7 @@ async def refresh_stats(session: AsyncSession, *, now: datetime, batch: int = BA
     with an injected clock settles. Between two refreshes a row whose interval ended is
     counted at "now" from the cases, as a stale one is."""
     at = now.timestamp()
-    written = after = 0
+    total = after = 0
     postgresql = session.bind is not None and session.bind.dialect.name == "postgresql"
     for _ in range(max_batches):
         async with session.begin():
@@ -169,17 +194,29 @@ async def refresh_stats(session: AsyncSession, *, now: datetime, batch: int = BA
             rows = (await session.execute(_due(now, after, batch))).all()
             if not rows:
                 break
-            params = [{"b_case_id": row.case_id, "b_version": row.version, **bins_of(row, at)}
-                      for row in rows]
+            ids = [row.case_id for row in rows]
             connection = await session.connection()  # Core executemany, no unit of work
-            await connection.execute(_WRITE, params)
-            written += len(rows)
+            # The rows' old bins out of the rollup, the rows written, the new ones in:
+            # a row written in between (its version changed) is put back as it was.
+            await rollup.add(connection, ids, -1)
+            present = [written(row, at) for row in rows if row.present is not None]
+            gone = [{"b_case_id": row.case_id, "b_version": row.version}
+                    for row in rows if row.present is None]
+            if present:
+                await connection.execute(_WRITE, present)
+            if gone:
+                await connection.execute(_FORGET, gone)
+            await rollup.add(connection, ids, 1)
+            total += len(rows)
             after = rows[-1].case_id
         if len(rows) < batch:
             break
-    if written >= ANALYZE_AFTER and postgresql:
+    if total:
+        async with session.begin():
+            await rollup.prune(await session.connection())
+    if total >= ANALYZE_AFTER and postgresql:
         # The refresh moved many intervals: the planner's figures for them are old, and
         # it would think the cases counted at "now" are many (autovacuum comes later).
         async with session.begin():
-            await session.execute(text("ANALYZE case_stats"))
-    return written
+            await session.execute(text("ANALYZE case_stats, stats_rollup"))
+    return total

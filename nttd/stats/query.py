@@ -35,23 +35,22 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from nttd.cases import CaseStatus, IntakeError, parse_instant
 from nttd.models import Case, CaseStats, Hotline
+from nttd.stats import rollup
 from nttd.stats.fresh import fresh_at, not_fresh_at
+from nttd.stats.groups import DIRECT, GROUPS, text_key
 from nttd.stats.sqltime import (
+    SERIAL,
     epoch_seconds,
     grid_bin,
+    int_list,
     month_of,
     started_minutes,
     unindexed,
     week_start,
 )
 
-GROUPS = ("country", "asn", "partner", "registrar", "cdn", "tld", "content_type",
-          "classification", "route", "week", "month", "step")
 ROUTES = ("partner", "direct")
 FILTERS = ("country", "partner", "route", "classification")
-DIRECT = "(direct)"  # the partner group of cases not routed to a partner
-NO_CDN = "(none)"    # the cdn group of cases not behind a CDN
-NO_STEP = "(none)"   # the step group of cases that had no letter of the chase (yet)
 _COUNTRY = re.compile(r"[A-Za-z]{2}")
 _MAX_FILTER = 200
 
@@ -136,25 +135,13 @@ def _group_key(group_by: str, t: Any = Case
     column names): the name is the network's name for an ASN, else NULL."""
     if group_by == "asn":
         return t.asn, t.as_name
-    narrow = t is CaseStats
-    keys: dict[str, SQLColumnExpression[Any]] = {
-        "country": t.country,
-        "partner": case((and_(t.route_kind == "partner", Hotline.code.is_not(None)),
-                         Hotline.code), else_=literal(DIRECT)),
-        "registrar": t.registrar,
-        "cdn": func.coalesce(t.cdn, NO_CDN),
-        "tld": t.tld,
-        "content_type": t.content_type,
-        "classification": t.classification,
-        "route": t.route_kind,
-        # The narrow copy keeps them as the same text (migration 0018).
-        "week": CaseStats.week if narrow else week_start(Case.confirmed_at),
-        "month": CaseStats.month if narrow else month_of(Case.confirmed_at),
-        # The last letter of the chase sent while the case was online (Case.chase_step):
-        # for a removed case, the step after which the content came down.
-        "step": func.coalesce(t.chase_step, NO_STEP),
-    }
-    return keys[group_by], null()
+    if group_by == "partner":
+        return case((and_(t.route_kind == "partner", Hotline.code.is_not(None)),
+                     Hotline.code), else_=literal(DIRECT)), null()
+    if t is Case and group_by in ("week", "month"):  # the narrow copy keeps them as text
+        return (week_start(Case.confirmed_at) if group_by == "week"
+                else month_of(Case.confirmed_at)), null()
+    return text_key(group_by, t), null()
 
 
 def _where(query: StatsQuery, t: Any = Case) -> list[ColumnElement[bool]]:
@@ -205,47 +192,68 @@ def _minutes(stored: Any, at_now: ColumnElement[int], use_stored: bool) -> Any:
     return func.coalesce(stored, at_now) if use_stored else at_now
 
 
-def removal_steps(query: StatsQuery, now: datetime, *, stored: bool = True) -> Any:
-    """Rows (key, name, bin, events, censored, reappeared_cases, ever_removed,
-    reappearances) of the time to removal; `reappeared_cases`: the cases that
-    reappeared at least once; `ever_removed`: removed now or reappeared. A key and
-    bin may come in two rows (their counts add up): see :func:`_counted`."""
-    return _counted(_removal_at_now, query, now, stored)
+def step_lists(clock: str, query: StatsQuery, now: datetime, *,
+               stored: bool = True) -> Any:
+    """A clock's counts ("removal", "notice" or "acknowledgement") per group and grid
+    bin: one row per (key, name) with its bins and their events and censored cases as
+    lists (:func:`as_lists`), and for the removal clock `reappeared_cases` (the cases
+    that reappeared at least once), `ever_removed` (removed now or reappeared) and
+    `reappearances`. The notice clock counts the time from the first notice to removal,
+    the acknowledgement clock from the first notice to the recipient's
+    acknowledgement (censored when the case was removed or closed, or now), both over
+    the cases that had a notice. In ONE statement (one snapshot, so a refresh
+    committing in between cannot count a case twice or not at all). A key and name may
+    come in more than one row: their counts add up. With `stored`:
+
+    * where the rollup can answer (nttd.stats.rollup.covers), its sums, minus the
+      rolled copies not fresh at `now` (read from the narrow copy: few, by its indexes);
+    * otherwise the bins of the copies fresh at `now`, read from the narrow copy;
+    * and every case whose copy is not fresh at `now`, counted at `now` from ``cases``.
+
+    Without `stored`: every case counted at `now` from ``cases`` (the same answer,
+    slower; for the tests that say so)."""
+    at_now = _AT_NOW[clock]
+    if not stored or not rollup.covers(
+            query.group_by, since=query.since, until=query.until, country=query.country,
+            partner=query.partner, route=query.route, classification=query.classification):
+        return as_lists(_counted(at_now, query, now, stored))
+    rest = union_all(_fresh(at_now, query, CaseStats.rolled & not_fresh_at(now), sign=-1),
+                     at_now(query, now, stored=True, stale_at=now))
+    return union_all(rollup.lists(query.group_by, clock, query.country, direct=DIRECT,
+                                  hotlines=Hotline), as_lists(rest)
+                     ).execution_options(**{SERIAL: True})
 
 
-def notice_steps(query: StatsQuery, now: datetime, *, stored: bool = True) -> Any:
-    """Rows (key, name, bin, events, censored) of the time from the first notice to
-    removal, over the cases that had a notice."""
-    return _counted(_notice_at_now, query, now, stored)
-
-
-def acknowledgement_steps(query: StatsQuery, now: datetime, *, stored: bool = True) -> Any:
-    """Rows (key, name, bin, events, censored) of the time from the first notice to
-    the recipient's acknowledgement; a case not acknowledged is censored when it was
-    removed or closed, or now."""
-    return _counted(_acknowledgement_at_now, query, now, stored)
+def as_lists(statement: Any) -> Select[Any]:
+    """A clock's rows (key, name, bin, events, censored, ...) as one row per (key,
+    name): its bins and their counts as lists, the other columns summed."""
+    inner = statement.subquery()
+    c = inner.c
+    sums = [func.sum(c[name]) for name in ("reappeared_cases", "ever_removed",
+                                          "reappearances") if name in c]
+    return select(c.key, c.name, int_list(c.bin), int_list(c.events), int_list(c.censored),
+                  *sums).group_by(c.key, c.name)
 
 
 def _counted(at_now: Any, query: StatsQuery, now: datetime, stored: bool) -> Any:
-    """With `stored`: the bins of the cases whose narrow copy is fresh at `now`, read
-    from it (nttd.stats.fresh), and every other case counted at `now` from ``cases``,
-    in ONE statement (a UNION ALL: one snapshot, so a refresh committing in between
-    cannot count a case twice or not at all). Without: every case counted at `now`,
-    from ``cases`` (the same answer, slower; for the tests that say so)."""
+    """The rows of a clock from the narrow copy's rows fresh at `now` and every other
+    case counted at `now` (with `stored`), or every case counted at `now`."""
     if not stored:
         return at_now(query, now, stored=False)
-    return union_all(_fresh(at_now, query, now), at_now(query, now, stored=True, stale_at=now))
+    return union_all(_fresh(at_now, query, fresh_at(now)),
+                     at_now(query, now, stored=True, stale_at=now))
 
 
-_FRESH = {"_removal_at_now": ("removal_bin", "removed"),
-          "_notice_at_now": ("notice_bin", "removed"),
-          "_acknowledgement_at_now": ("ack_bin", "acknowledged")}
+_FRESH = {"_removal_at_now": ("removal_bin", "removed", "removal"),
+          "_notice_at_now": ("notice_bin", "removed", "notice"),
+          "_acknowledgement_at_now": ("ack_bin", "acknowledged", "acknowledgement")}
 
 
-def _fresh(at_now: Any, query: StatsQuery, now: datetime) -> Select[Any]:
-    """The rows of :func:`_counted` read from the narrow copy: plain columns, which
-    PostgreSQL aggregates in its parallel workers."""
-    bin_name, observed_name = _FRESH[at_now.__name__]
+def _fresh(at_now: Any, query: StatsQuery, rows: ColumnElement[bool],
+           sign: int = 1) -> Select[Any]:
+    """The rows of :func:`_counted` read from the narrow copy's `rows` (plain columns,
+    which PostgreSQL aggregates in its parallel workers), their counts times `sign`."""
+    bin_name, observed_name, _ = _FRESH[at_now.__name__]
     t = CaseStats
     key, name = _group_key(query.group_by, t)
     if query.group_by == "country":  # the one indexed key (nttd.stats.sqltime.unindexed)
@@ -253,14 +261,16 @@ def _fresh(at_now: Any, query: StatsQuery, now: datetime) -> Select[Any]:
     bin_ = cast(getattr(t, bin_name), Integer)
     observed = getattr(t, observed_name)
     keys = [key.label("key"), name.label("name"), bin_.label("bin")]
-    sums: list[Any] = [func.count().filter(observed).label("events"),
-                       func.count().filter(not_(observed)).label("censored")]
+    sums: list[Any] = [func.count().filter(observed), func.count().filter(not_(observed))]
     if at_now is _removal_at_now:
         reappeared = t.reappeared_count > 0
-        sums += [func.count().filter(reappeared).label("reappeared_cases"),
-                 func.count().filter(or_(observed, reappeared)).label("ever_removed"),
-                 func.coalesce(func.sum(t.reappeared_count), 0).label("reappearances")]
-    statement = _from(query, [*keys, *sums], t).where(fresh_at(now))
+        sums += [func.count().filter(reappeared),
+                 func.count().filter(or_(observed, reappeared)),
+                 func.coalesce(func.sum(t.reappeared_count), 0)]
+    labels = ("events", "censored", "reappeared_cases", "ever_removed", "reappearances")
+    signed = [(s if sign == 1 else s * sign).label(n)
+              for s, n in zip(sums, labels, strict=False)]
+    statement = _from(query, [*keys, *signed], t).where(rows)
     if at_now is not _removal_at_now:
         statement = statement.where(t.noticed)
     grouped = [key, bin_] if query.group_by != "asn" else [key, name, bin_]  # name: NULL
@@ -313,3 +323,7 @@ def _acknowledgement_at_now(query: StatsQuery, now: datetime, *, stored: bool = 
             stop - epoch_seconds(Case.first_notice_at)), stored).label("minutes"),
     ], stale_at=stale_at).where(Case.first_notice_at.is_not(None)).subquery()
     return _binned(inner)
+
+
+_AT_NOW = {"removal": _removal_at_now, "notice": _notice_at_now,
+           "acknowledgement": _acknowledgement_at_now}

@@ -20,18 +20,11 @@ from statistics import NormalDist
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from nttd.stats.query import (
-    NO_STEP,
-    StatsError,
-    StatsQuery,
-    acknowledgement_steps,
-    notice_steps,
-    removal_steps,
-)
-from nttd.stats.sqltime import bin_minutes, fetch_all, int_list, ints
+from nttd.stats.groups import NO_STEP
+from nttd.stats.query import StatsError, StatsQuery, step_lists
+from nttd.stats.sqltime import bin_minutes, fetch_all, ints
 from nttd.stats.survival import group_samples, summarise_arrays
 from nttd.stats.survival import kaplan_meier as _km
 
@@ -139,16 +132,30 @@ class _Group:
                 empty = np.zeros(0, dtype=np.int64)
                 merged = (empty, empty, empty)
             else:
-                bins = np.concatenate([p[0] for p in parts])
-                unique, where = np.unique(bins, return_inverse=True)
-                events = np.bincount(where, weights=np.concatenate([p[1] for p in parts]),
-                                     minlength=unique.size).astype(np.int64)
-                censored = np.bincount(where, weights=np.concatenate([p[2] for p in parts]),
-                                       minlength=unique.size).astype(np.int64)
-                minutes = _minutes_of_bins(int(unique[-1]) + 1)[unique]
-                merged = (minutes, events, censored)
+                merged = _merged(parts)
             self._merged[clock] = merged
         return merged
+
+
+def _merged(parts: Parts) -> tuple[Any, Any, Any]:
+    """(minutes, events, censored) of the parts' bins: each bin once, increasing, with
+    its counts added up, and none that counts nothing (the rollup's sums less the
+    copies counted at now may come to 0)."""
+    if len(parts) == 1:
+        bins, events, censored = parts[0]
+    else:
+        bins, events, censored = (np.concatenate([p[i] for p in parts]) for i in range(3))
+    if bins.size > 1 and not (bins[1:] > bins[:-1]).all():
+        order = np.argsort(bins, kind="stable")
+        bins, events, censored = bins[order], events[order], censored[order]
+        starts = np.flatnonzero(np.concatenate(([True], bins[1:] != bins[:-1])))
+        if starts.size < bins.size:
+            bins = bins[starts]
+            events, censored = np.add.reduceat(events, starts), np.add.reduceat(censored, starts)
+    held = (events != 0) | (censored != 0)
+    bins, events, censored = bins[held], events[held], censored[held]
+    minutes = _minutes_of_bins(int(bins[-1]) + 1)[bins] if bins.size else bins
+    return minutes, events, censored
 
 
 def _steps(group: _Group, clock: str) -> list[tuple[float, int, int]]:
@@ -181,13 +188,32 @@ def _curve(group: _Group) -> dict[str, Any]:
             "points": [[s.time, s.survival, s.lower, s.upper] for s in km.steps]}
 
 
+_SUMMARIES: dict[tuple[bytes, bytes, bytes, int], dict[str, Any]] = {}
+_SUMMARIES_MAX = 20_000  # about 20 MB
+
+
+def _summary(minutes: Any, events: Any, censored: Any, min_group: int) -> dict[str, Any]:
+    """summarise_arrays of a group's counts per minute, remembered by those counts: a
+    dashboard asked again finds most of its groups' counts unchanged (the rollup moves
+    only where cases did), and the estimates cost more than the query. Shared: read,
+    never changed."""
+    key = (minutes.tobytes(), events.tobytes(), censored.tobytes(), min_group)
+    summary = _SUMMARIES.get(key)
+    if summary is None:
+        summary = summarise_arrays(minutes * 60.0, events, censored, unit=_SECOND,
+                                   min_cases=min_group, confidence=CONFIDENCE)
+        if len(_SUMMARIES) >= _SUMMARIES_MAX:
+            _SUMMARIES.clear()
+        _SUMMARIES[key] = summary
+    return summary
+
+
 def _row(key: Any, name: str | None, group: _Group, min_group: int,
          curve: bool = False) -> dict[str, Any]:
     metrics = {}
     for metric in METRICS:  # counts per minute: times of 60 seconds each (as _steps)
         minutes, events, censored = group.counts(_COUNTERS[metric])
-        metrics[metric] = summarise_arrays(minutes * 60.0, events, censored, unit=_SECOND,
-                                           min_cases=min_group, confidence=CONFIDENCE)
+        metrics[metric] = _summary(minutes, events, censored, min_group)
     too_few = group.cases < min_group
     removal = metrics["time_to_removal"]
     extra = {"curve": None if too_few else _curve(group)} if curve else {}
@@ -231,14 +257,11 @@ async def _collect_all(session: AsyncSession,
     statements: list[Any] = []
     plan: list[tuple[int, str]] = []
     for i, (query, metrics) in enumerate(queries):
-        statements.append(removal_steps(query, now, stored=stored))
-        plan.append((i, "removal"))
-        for metric, steps in (("notice_to_removal", notice_steps),
-                              ("time_to_acknowledgement", acknowledgement_steps)):
-            if metric in metrics:
-                statements.append(steps(query, now, stored=stored))
+        for metric in METRICS:
+            if metric in metrics or metric == "time_to_removal":
+                statements.append(step_lists(_COUNTERS[metric], query, now, stored=stored))
                 plan.append((i, _COUNTERS[metric]))
-    found = await fetch_all(session, [_as_lists(statement) for statement in statements])
+    found = await fetch_all(session, statements)
     everything: list[dict[Any, _Group]] = [{} for _ in queries]
     # One row per (group, name): the group's bins and counts as arrays (int_list).
     for (i, counter), rows in zip(plan, found, strict=True):
@@ -260,18 +283,14 @@ async def _collect_all(session: AsyncSession,
             group.reappeared_cases += int(reappeared)
             group.ever_removed += int(ever)
             group.reappearances += int(reappearances)
+    # The rollup's sums less the copies counted at now: a group (a network's name) may
+    # come to no case at all.
+    for groups in everything:
+        for key in [key for key, group in groups.items() if group.cases <= 0]:
+            del groups[key]
+        for group in groups.values():
+            group.names = +group.names
     return everything
-
-
-def _as_lists(statement: Any) -> Select[Any]:
-    """A clock's rows (key, name, bin, events, censored, ...) as one row per (key,
-    name): its bins and their counts as lists, the other columns summed."""
-    inner = statement.subquery()
-    c = inner.c
-    sums = [func.sum(c[name]) for name in ("reappeared_cases", "ever_removed",
-                                          "reappearances") if name in c]
-    return select(c.key, c.name, int_list(c.bin), int_list(c.events), int_list(c.censored),
-                  *sums).group_by(c.key, c.name)
 
 
 def step_order(step: Any) -> tuple[int, int, str]:

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import math
 from collections.abc import AsyncIterator, Sequence
 from functools import cache
@@ -106,9 +105,11 @@ def _month_postgresql(element: month_of, compiler: SQLCompiler, **kw: Any) -> st
 
 
 class int_list(FunctionElement[Any]):
-    """The integers of a column over a group, as one value: ``array_agg`` on PostgreSQL
-    (a list from asyncpg), ``json_group_array`` on SQLite (JSON text); read either with
-    :func:`ints`. A breakdown by network then comes as 500 rows, not 90,000."""
+    """The integers of a column over a group, as one value: comma-separated text, which
+    the drivers hand over as one string (an array would be one Python int per element)
+    and numpy reads in C (:func:`ints`). A breakdown by network then comes as 500 rows,
+    not 90,000. ``int_list(value, order)``: in the order of `order` where the database
+    can (PostgreSQL), so that the rollup's bins come sorted."""
 
     name = "int_list"
     inherit_cache = True
@@ -116,17 +117,20 @@ class int_list(FunctionElement[Any]):
 
 @compiles(int_list, "sqlite")
 def _int_list_sqlite(element: int_list, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"json_group_array({_arg(element, compiler, **kw)})"
+    value = compiler.process(next(iter(element.clauses)), **kw)
+    return f"group_concat({value}, ',')"  # in the order SQLite reads them (3.44 has ORDER BY)
 
 
 @compiles(int_list, "postgresql")
 def _int_list_postgresql(element: int_list, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"array_agg({_arg(element, compiler, **kw)})"
+    value, *order = (compiler.process(c, **kw) for c in element.clauses)
+    ordered = f" ORDER BY {order[0]}" if order else ""
+    return f"array_to_string(array_agg({value}{ordered}), ',')"
 
 
-def ints(value: Any) -> Any:
+def ints(value: str) -> Any:
     """An :class:`int_list` value as a numpy array of int64."""
-    return np.asarray(json.loads(value) if isinstance(value, str) else value, dtype=np.int64)
+    return np.fromstring(value, dtype=np.int64, sep=",")
 
 
 class unindexed(FunctionElement[Any]):
@@ -286,6 +290,14 @@ async def fetch_all(session: AsyncSession, statements: Sequence[Any]) -> list[li
                                          *(own(s) for s in statements[1:])))
 
 
+# An execution option of a statement that reads few rows (the statistics' rollup): on
+# PostgreSQL without parallel workers, which would only crowd the statements that run
+# beside it (fetch_all) off the cores.
+SERIAL = "nttd_serial"
+_COMPILED: dict[Any, Any] = {}
+_COMPILED_MAX = 256
+
+
 async def rows_of(connection: AsyncConnection, statement: Any) -> list[Any]:
     """The rows of `statement` as tuples. On PostgreSQL straight from asyncpg (records,
     made in C), in the transaction the connection is in: the statistics' statements
@@ -293,14 +305,31 @@ async def rows_of(connection: AsyncConnection, statement: Any) -> list[Any]:
     a SQLAlchemy Row of each costs more than the rest of their counting."""
     if connection.dialect.name != "postgresql":
         return list((await connection.execute(statement)).all())
-    compiled = statement.compile(dialect=connection.dialect)
-    values = compiled.construct_params()
+    # Compiled once per shape, as SQLAlchemy's own cache would (the statistics'
+    # statements are large: compiling one takes longer than PostgreSQL answering it).
+    key = statement._generate_cache_key()
+    compiled = _COMPILED.get((connection.dialect.name, key.key)) if key is not None else None
+    if compiled is None:
+        compiled = statement.compile(dialect=connection.dialect, cache_key=key)
+        if key is not None:
+            if len(_COMPILED) >= _COMPILED_MAX:
+                _COMPILED.clear()
+            _COMPILED[(connection.dialect.name, key.key)] = compiled
+    values = compiled.construct_params(
+        extracted_parameters=key.bindparams if key is not None else None)
     process = compiled._bind_processors  # what SQLAlchemy itself applies to each value
     args = [process[name](values[name]) if name in process else values[name]
             for name in compiled.positiontup or ()]
     await connection.execute(text("SELECT 1"))  # the transaction begun (SET LOCAL too)
     raw = await connection.get_raw_connection()
-    return list(await raw.driver_connection.fetch(compiled.string, *args))  # type: ignore[union-attr]
+    fetch = raw.driver_connection.fetch  # type: ignore[union-attr]
+    if not statement.get_execution_options().get(SERIAL, False):
+        return list(await fetch(compiled.string, *args))
+    await connection.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
+    try:
+        return list(await fetch(compiled.string, *args))
+    finally:
+        await connection.execute(text("SET LOCAL max_parallel_workers_per_gather TO DEFAULT"))
 
 
 def _ln(value: float | None) -> float | None:

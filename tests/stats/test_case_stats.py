@@ -6,6 +6,7 @@ PostgreSQL."""
 
 from __future__ import annotations
 
+import random
 from datetime import timedelta
 from typing import Any
 
@@ -17,9 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from nttd.db import make_engine, make_sessionmaker
 from nttd.migrate import upgrade
-from nttd.models import Case, CaseStats
-from nttd.stats import refresh_stats
-from nttd.stats.fresh import _LOCK, _WRITE, _due, _running, bin_span, bins_of, fresh_at
+from nttd.models import Case, CaseStats, StatsRollup
+from nttd.stats import StatsQuery, refresh_stats, stats_for
+from nttd.stats.fresh import _LOCK, _WRITE, _due, _running, bin_span, fresh_at, written
 from nttd.stats.sqltime import grid_bin_of
 from tests.stats.cases import NOW, new_case, same_answer, store
 from tests.stats.test_stored_durations import jittered
@@ -66,15 +67,17 @@ async def test_a_write_marks_the_copy_stale_and_the_refresh_bins_it_again(
 
     rows = await copies()
     assert set(rows) == set(ids)
-    assert all(r.stale and r.removal_bin is None and r.fresh_from is None
-               for r in rows.values())
-    assert rows[ids[0]].country == "NL" and rows[ids[0]].asn == 64501
-    assert rows[ids[0]].noticed and not rows[ids[0]].removed
-    assert rows[ids[0]].week == "2026-06-08" and rows[ids[0]].month == "2026-06"
+    # A new case's copy is stale and empty until the refresh copies it.
+    assert all(r.stale and r.removal_bin is None and r.fresh_from is None and not r.rolled
+               and r.country is None for r in rows.values())
     async with make_sessionmaker(engine)() as session:
         assert await refresh_stats(session, now=NOW) == 2
         assert await refresh_stats(session, now=NOW) == 0  # nothing due
     rows = await copies()
+    assert rows[ids[0]].country == "NL" and rows[ids[0]].asn == 64501
+    assert rows[ids[0]].noticed and not rows[ids[0]].removed
+    assert rows[ids[0]].week == "2026-06-08" and rows[ids[0]].month == "2026-06"
+    assert all(r.rolled and not r.stale for r in rows.values())
     # Removed after 5 h: 300 minutes, a stopped clock, binned for ever.
     assert rows[ids[1]].removal_bin == grid_bin_of(300)
     assert (rows[ids[1]].fresh_from, rows[ids[1]].fresh_until) == (-1e15, 1e15)
@@ -89,24 +92,43 @@ async def test_a_write_marks_the_copy_stale_and_the_refresh_bins_it_again(
         await session.execute(update(Case).where(Case.id == ids[0]).values(
             reference="R-7", last_error="timeout"))
     assert not (await copies())[ids[0]].stale
-    # The ORM and plain SQL: the removal and a new network mark it stale.
+    # The ORM and plain SQL: the removal and a new network mark it stale; its columns
+    # and bins stay what the rollup counts for it until the refresh.
     async with make_sessionmaker(engine)() as session, session.begin():
         case = await session.get(Case, ids[0])
         assert case is not None
         case.status, case.removed_at = "removed", NOW - timedelta(hours=1)
     row = (await copies())[ids[0]]
-    assert row.stale and row.removed and row.removal_bin is None
-    assert row.version > version
+    assert row.stale and row.fresh_from is None and row.version > version
+    assert not row.removed and row.removal_bin == grid_bin_of(2880) and row.rolled
+    await same_answer(engine, NOW, ("country", "asn"))
     async with make_sessionmaker(engine)() as session, session.begin():
         await session.execute(update(Case).where(Case.id == ids[1]).values(asn=64999))
-    assert (await copies())[ids[1]].stale and (await copies())[ids[1]].asn == 64999
+    assert (await copies())[ids[1]].stale and (await copies())[ids[1]].asn == 64502
+    await same_answer(engine, NOW, ("country", "asn"))
     async with make_sessionmaker(engine)() as session:
         assert await refresh_stats(session, now=NOW) == 2
     assert (await copies())[ids[0]].removal_bin == grid_bin_of(47 * 60)
-    # A deleted case takes its copy with it.
+    assert (await copies())[ids[1]].asn == 64999
+    await same_answer(engine, NOW, ("country", "asn"))
+    # A deleted case's copy stays, stale, until the refresh takes it out of the rollup.
     async with make_sessionmaker(engine)() as session, session.begin():
         await session.execute(delete(Case).where(Case.id == ids[1]))
+    assert (await copies())[ids[1]].stale
+    await same_answer(engine, NOW, ("country", "asn"))
+    async with make_sessionmaker(engine)() as session:
+        assert await refresh_stats(session, now=NOW) == 1
     assert set(await copies()) == {ids[0]}
+    await same_answer(engine, NOW, ("country", "asn"))
+    assert await rollup_rows(engine, "asn") == {(64501, 0, grid_bin_of(47 * 60)): (1, 0)}
+
+
+async def rollup_rows(engine: AsyncEngine, dim: str) -> dict[tuple[int, int, int], Any]:
+    """The rollup's rows of a breakdown: (num, clock, bin) -> (events, censored)."""
+    async with make_sessionmaker(engine)() as session:
+        rows = await session.execute(select(StatsRollup).where(StatsRollup.dim == dim))
+        return {(r.num, r.clock, r.bin): (r.events, r.censored) for r in rows.scalars()
+                if r.clock == 0}
 
 
 async def test_a_case_written_during_the_refresh_stays_stale(engine: AsyncEngine) -> None:
@@ -124,12 +146,10 @@ async def test_a_case_written_during_the_refresh_stays_stale(engine: AsyncEngine
                 status="removed", removed_at=NOW))
         async with session.begin():
             connection = await session.connection()
-            await connection.execute(_WRITE, [{"b_case_id": row.case_id,
-                                               "b_version": row.version,
-                                               **bins_of(row, at)}])
+            await connection.execute(_WRITE, [written(row, at)])
         stats = await session.get(CaseStats, case.id)
         assert stats is not None and stats.stale and stats.removal_bin is None
-        assert stats.removed
+        assert not stats.removed and not stats.rolled
     assert await fresh_count(engine, NOW) == 0
     async with make_sessionmaker(engine)() as session:
         assert await refresh_stats(session, now=NOW) == 1
@@ -153,8 +173,8 @@ async def test_the_migration_copies_existing_cases(database_url: str) -> None:
         await upgrade(engine)
         async with make_sessionmaker(engine)() as session:
             rows = (await session.execute(select(CaseStats))).scalars().all()
-            assert len(rows) == 2 and all(r.stale and r.country == "NL" for r in rows)
-            assert sorted(r.removed for r in rows) == [False, True]
+            assert len(rows) == 2 and all(r.stale and not r.rolled for r in rows)
+        await same_answer(engine, NOW)
         async with make_sessionmaker(engine)() as session:
             assert await refresh_stats(session, now=NOW) == 2
         assert await fresh_count(engine, NOW) == 2
@@ -212,3 +232,127 @@ async def test_a_clock_not_started_yet_is_binned_a_minute_later(engine: AsyncEng
         assert await refresh_stats(session, now=later) == 1
     assert await fresh_count(engine, later) == 1
     await same_answer(engine, later, ("country",))
+
+
+async def test_unfiltered_breakdowns_read_the_rollup(engine: AsyncEngine) -> None:
+    """The rollup is what an unfiltered breakdown reads (and one country's networks):
+    a count planted in it shows there, not in a filtered query, which reads the copies."""
+    start = NOW - timedelta(days=3)
+    cases = [new_case(i, country, start, status="removed",
+                      removed_at=start + timedelta(hours=i))
+             for i, country in enumerate(["NL", "NL", "DE"], start=1)]
+    async with make_sessionmaker(engine)() as session, session.begin():
+        await store(session, cases)
+    async with make_sessionmaker(engine)() as session:
+        assert await refresh_stats(session, now=NOW) == 3
+    await same_answer(engine, NOW)
+    async with make_sessionmaker(engine)() as session, session.begin():
+        await session.execute(update(StatsRollup).values(censored=StatsRollup.censored + 1)
+                              .where(StatsRollup.clock == 0))
+    queries = {"all": StatsQuery(group_by="country"),
+               "networks in NL": StatsQuery(group_by="asn", country="NL"),
+               "registrars in NL": StatsQuery(group_by="registrar", country="NL"),
+               "since": StatsQuery(group_by="country", since=NOW - timedelta(days=10))}
+    cases_seen = {}
+    for label, query in queries.items():
+        async with make_sessionmaker(engine)() as session:
+            result = await stats_for(session, query, now=NOW, min_group=1)
+        cases_seen[label] = sum(group["cases"] for group in result["groups"])
+    # One planted count per (group, bin): each case has a bin of its own.
+    assert cases_seen == {"all": 3 + 3, "networks in NL": 2 + 2,
+                          "registrars in NL": 2, "since": 3}
+
+
+async def test_a_deleted_case_and_one_that_takes_its_id(engine: AsyncEngine) -> None:
+    """A case deleted and, on SQLite, a new case given its id (the largest rowid is used
+    again) before the refresh: the rollup holds neither twice nor the old one."""
+    start = NOW - timedelta(days=1)
+    cases = [new_case(1, "NL", start), new_case(2, "DE", start, status="removed",
+                                                removed_at=start + timedelta(hours=2))]
+    async with make_sessionmaker(engine)() as session, session.begin():
+        await store(session, cases)
+    async with make_sessionmaker(engine)() as session:
+        assert await refresh_stats(session, now=NOW) == 2
+    last = cases[1].id
+    async with make_sessionmaker(engine)() as session, session.begin():
+        await session.execute(delete(Case).where(Case.id == last))
+        session.add(new_case(3, "FR", start + timedelta(hours=1)))
+    await same_answer(engine, NOW)
+    async with make_sessionmaker(engine)() as session:
+        assert await refresh_stats(session, now=NOW) >= 1
+    await same_answer(engine, NOW)
+    async with make_sessionmaker(engine)() as session, session.begin():
+        await session.execute(delete(Case))
+    async with make_sessionmaker(engine)() as session:
+        assert await refresh_stats(session, now=NOW) >= 2
+        left = await session.execute(select(func.count()).select_from(StatsRollup))
+        assert left.scalar_one() == 0  # rows that count nothing are dropped
+        assert (await session.execute(select(func.count()).select_from(CaseStats))
+                ).scalar_one() == 0
+
+
+@pytest.mark.parametrize("seed", [11, 12, 13])
+async def test_writes_and_partial_refreshes_in_any_order(engine: AsyncEngine, seed: int) -> None:
+    """Cases written every way (removed, reappeared, moved, held and released, closed,
+    deleted) between refreshes that each do a little, at "now"s moving on: after every
+    step the statistics are those of counting every case at "now"."""
+    rng = random.Random(seed)
+    cases = jittered(seed)[:30]
+    async with make_sessionmaker(engine)() as session, session.begin():
+        await store(session, cases)
+    ids = [c.id for c in cases]
+    now = NOW
+    for step in range(8):
+        now += timedelta(hours=rng.choice([0, 1, 7, 30]))
+        chosen = rng.sample(ids, 4)
+        async with make_sessionmaker(engine)() as session, session.begin():
+            for case_id, change in zip(chosen, rng.choices(CHANGES, k=4), strict=True):
+                await change(session, case_id, now)
+        async with make_sessionmaker(engine)() as session:
+            await refresh_stats(session, now=now, batch=rng.choice([3, 7, 50]),
+                                max_batches=rng.choice([1, 2, 20]))
+        groups = ("country", "asn", "partner", "step") if step % 2 else (
+            "registrar", "week", "month", "route", "cdn")
+        await same_answer(engine, now + timedelta(seconds=rng.choice([0, 50, 7200])),
+                          groups)
+
+
+async def _removed(session: Any, case_id: int, now: Any) -> None:
+    await session.execute(update(Case).where(Case.id == case_id, Case.removed_at.is_(None))
+                          .values(status="removed", removed_at=now - timedelta(minutes=5)))
+
+
+async def _reappeared(session: Any, case_id: int, now: Any) -> None:
+    await session.execute(update(Case).where(Case.id == case_id).values(
+        status="reappeared", removed_at=None, reappeared_count=Case.reappeared_count + 1))
+
+
+async def _moved(session: Any, case_id: int, now: Any) -> None:
+    await session.execute(update(Case).where(Case.id == case_id).values(
+        country="FR", asn=64503, as_name="FR-HOSTING", chase_step="reminder-1"))
+
+
+async def _held(session: Any, case_id: int, now: Any) -> None:
+    await session.execute(update(Case).where(Case.id == case_id,
+                                             Case.hold_started_at.is_(None))
+                          .values(hold_started_at=now - timedelta(minutes=30)))
+
+
+async def _released(session: Any, case_id: int, now: Any) -> None:
+    case = await session.get(Case, case_id)
+    if case is not None and case.hold_started_at is not None:
+        case.hold_seconds = (case.hold_seconds or 0.0) + (
+            now - case.hold_started_at).total_seconds()
+        case.hold_started_at = None
+
+
+async def _closed(session: Any, case_id: int, now: Any) -> None:
+    await session.execute(update(Case).where(Case.id == case_id).values(
+        status="closed", updated_at=now))
+
+
+async def _deleted(session: Any, case_id: int, now: Any) -> None:
+    await session.execute(delete(Case).where(Case.id == case_id))
+
+
+CHANGES = [_removed, _reappeared, _moved, _held, _released, _closed, _deleted]
