@@ -517,3 +517,32 @@ class StatsRollup(Base):
     reappeared_cases: Mapped[int] = mapped_column(Integer)
     ever_removed: Mapped[int] = mapped_column(Integer)
     reappearances: Mapped[int] = mapped_column(Integer)
+
+
+class StatsLists(Base):
+    """Each group of :class:`StatsRollup` as one row: its bins, events and censored cases
+    as comma-separated lists (in bin order on PostgreSQL) and its other sums. Made again
+    by the refresh step after it changed the rollup; :class:`StatsListsState` says
+    whether they are current (nttd.stats.rollup)."""
+
+    __tablename__ = "stats_lists"
+    dim: Mapped[str] = mapped_column(String(16), primary_key=True)
+    clock: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    country: Mapped[str] = mapped_column(String(3), primary_key=True)
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    num: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    bins: Mapped[str] = mapped_column(Text)
+    events: Mapped[str] = mapped_column(Text)
+    censored: Mapped[str] = mapped_column(Text)
+    reappeared_cases: Mapped[int] = mapped_column(BigInteger)
+    ever_removed: Mapped[int] = mapped_column(BigInteger)
+    reappearances: Mapped[int] = mapped_column(BigInteger)
+
+
+class StatsListsState(Base):
+    """One row: whether :class:`StatsLists` is the rollup's (``current``)."""
+
+    __tablename__ = "stats_lists_state"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    current: Mapped[bool] = mapped_column(Boolean)

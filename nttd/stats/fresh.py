@@ -211,9 +211,10 @@ async def refresh_stats(session: AsyncSession, *, now: datetime, batch: int = BA
             after = rows[-1].case_id
         if len(rows) < batch:
             break
-    if total:
-        async with session.begin():
-            await rollup.prune(await session.connection())
+    async with session.begin():  # the lists of the groups, if the rollup changed
+        if not postgresql or (await session.execute(
+                select(func.pg_try_advisory_xact_lock(_LOCK)))).scalar_one():
+            await rollup.remake_lists(await session.connection())
     if total >= ANALYZE_AFTER and postgresql:
         # The refresh moved many intervals: the planner's figures for them are old, and
         # it would think the cases counted at "now" are many (autovacuum comes later).

@@ -219,8 +219,8 @@ def step_lists(clock: str, query: StatsQuery, now: datetime, *,
         return as_lists(_counted(at_now, query, now, stored))
     rest = union_all(_fresh(at_now, query, CaseStats.rolled & not_fresh_at(now), sign=-1),
                      at_now(query, now, stored=True, stale_at=now))
-    return union_all(rollup.lists(query.group_by, clock, query.country, direct=DIRECT,
-                                  hotlines=Hotline), as_lists(rest)
+    return union_all(*rollup.lists(query.group_by, clock, query.country, direct=DIRECT,
+                                   hotlines=Hotline), as_lists(rest)
                      ).execution_options(**{SERIAL: True})
 
 

@@ -32,18 +32,20 @@ from sqlalchemy import (
     case,
     delete,
     func,
+    insert,
     literal,
     null,
     or_,
     select,
     true,
     union_all,
+    update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
-from nttd.models import CaseStats, StatsRollup
+from nttd.models import CaseStats, StatsLists, StatsListsState, StatsRollup
 from nttd.stats.groups import GROUPS, TEXT_KEYED, text_key
 from nttd.stats.sqltime import int_list
 
@@ -56,6 +58,8 @@ KEY = ("dim", "clock", "country", "key", "num", "name", "bin")
 SUMS = ("events", "censored", "reappeared_cases", "ever_removed", "reappearances")
 _NONE_TEXT, _NONE_NUM = "", -1
 _ROLLUP = cast(Table, StatsRollup.__table__)
+_LISTS = cast(Table, StatsLists.__table__)
+_STATE = cast(Table, StatsListsState.__table__)
 
 
 def encoded(value: Any) -> ColumnElement[str]:
@@ -135,12 +139,28 @@ async def add(connection: AsyncConnection, ids: list[int], sign: int) -> None:
         index_elements=list(KEY),
         set_={name: _ROLLUP.c[name] + statement.excluded[name] for name in SUMS})
     await connection.execute(statement)
+    # The lists are not the rollup's any more (until remade: :func:`remake_lists`).
+    await connection.execute(update(_STATE).where(_STATE.c.current).values(current=False))
 
 
-async def prune(connection: AsyncConnection) -> None:
-    """Drop the rollup's rows that count nothing any more."""
-    await connection.execute(delete(_ROLLUP).where(_ROLLUP.c.events == 0,
-                                                    _ROLLUP.c.censored == 0))
+async def remake_lists(connection: AsyncConnection) -> bool:
+    """Unless the lists are current: drop the rollup's rows that count nothing any
+    more, make every group's lists again and mark them current. The caller holds the
+    refresh's lock. Returns whether it made them."""
+    current = (await connection.execute(select(_STATE.c.current))).scalar_one()
+    if current:
+        return False
+    r = _ROLLUP.c
+    await connection.execute(delete(_ROLLUP).where(r.events == 0, r.censored == 0))
+    await connection.execute(delete(_LISTS))
+    grouped = [r.dim, r.clock, r.country, r.key, r.num, r.name]
+    made = select(*grouped, int_list(r.bin, r.bin), int_list(r.events, r.bin),
+                  int_list(r.censored, r.bin), *(func.sum(r[name]) for name in SUMS[2:])
+                  ).group_by(*grouped)
+    await connection.execute(insert(_LISTS).from_select(
+        [*KEY[:-1], "bins", "events", "censored", *SUMS[2:]], made))
+    await connection.execute(update(_STATE).values(current=True))
+    return True
 
 
 def covers(group_by: str, *, since: Any, until: Any, country: str | None,
@@ -155,34 +175,45 @@ def covers(group_by: str, *, since: Any, until: Any, country: str | None,
 
 
 def lists(group_by: str, clock: str, country: str | None, *, direct: str,
-          hotlines: Any) -> Select[Any]:
-    """The rollup's rows of a breakdown and clock as nttd.stats.query.as_lists gives
+          hotlines: Any) -> list[Select[Any]]:
+    """The rollup's groups of a breakdown and clock as nttd.stats.query.as_lists gives
     them: one row per group (key, name, bins, events, censored[, reappeared_cases,
-    ever_removed, reappearances]), its bins and counts as lists. Grouped by the
-    primary key's own columns, which the index hands over in order: nothing to sort.
-    `hotlines` is the Hotline model (a partner's code)."""
-    r = _ROLLUP.c
+    ever_removed, reappearances]), its bins and counts as lists. Read from the lists
+    made of the rollup when they are current, else counted from the rollup: one
+    statement, whichever its snapshot holds. `hotlines` is the Hotline model (a
+    partner's code). Two statements for a UNION ALL: one of them finds nothing."""
+    current = select(_STATE.c.current).where(_STATE.c.id == 1).scalar_subquery()
+    made = _groups(_LISTS, group_by, clock, country, direct=direct, hotlines=hotlines)
+    counted = _groups(_ROLLUP, group_by, clock, country, direct=direct, hotlines=hotlines)
+    return [made.where(current), counted.where(~current)]
+
+
+def _groups(table: Table, group_by: str, clock: str, country: str | None, *, direct: str,
+            hotlines: Any) -> Select[Any]:
+    """:func:`lists` from the lists (`table` stats_lists) or the rollup itself."""
+    r = table.c
     number = CLOCKS[clock][0]
     grouped: list[Any] = [r.country, r.key, r.num, r.name]
     key: SQLColumnExpression[Any]
     name: SQLColumnExpression[Any] = null()
-    source: Any = _ROLLUP
+    source: Any = table
     if group_by == "asn":
         key = case((r.num == _NONE_NUM, null()), else_=r.num)
         name = decoded(r.name)
     elif group_by == "partner":
-        source = _ROLLUP.outerjoin(hotlines, hotlines.id == r.num)
         key = func.coalesce(hotlines.code, literal(direct))
         grouped.append(hotlines.code)
+        source = table.outerjoin(hotlines, hotlines.id == r.num)
     else:
         key = decoded(r.key)
-    sums = [func.sum(r[name_]).label(name_) for name_ in SUMS[2:]] if number == 0 else []
-    statement = (select(key.label("key"), name.label("name"),
-                        int_list(r.bin, r.bin).label("bins"),
-                        int_list(r.events, r.bin).label("events"),
-                        int_list(r.censored, r.bin).label("censored"), *sums)
+    listed = table is _LISTS
+    sums = [(r[n] if listed else func.sum(r[n])).label(n) for n in SUMS[2:]] if number == 0 else []
+    counts = ([r.bins, r.events, r.censored] if listed else
+              [int_list(r.bin, r.bin).label("bins"), int_list(r.events, r.bin).label("events"),
+               int_list(r.censored, r.bin).label("censored")])
+    statement = (select(key.label("key"), name.label("name"), *counts, *sums)
                  .select_from(source)
                  .where(r.dim == group_by, r.clock == number))
     if country is not None:
         statement = statement.where(r.country == "v" + country)
-    return statement.group_by(*grouped)
+    return statement if listed else statement.group_by(*grouped)

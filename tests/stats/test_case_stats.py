@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from nttd.db import make_engine, make_sessionmaker
 from nttd.migrate import upgrade
-from nttd.models import Case, CaseStats, StatsRollup
+from nttd.models import Case, CaseStats, StatsLists, StatsListsState, StatsRollup
 from nttd.stats import StatsQuery, refresh_stats, stats_for
 from nttd.stats.fresh import _LOCK, _WRITE, _due, _running, bin_span, fresh_at, written
 from nttd.stats.sqltime import grid_bin_of
@@ -236,7 +236,8 @@ async def test_a_clock_not_started_yet_is_binned_a_minute_later(engine: AsyncEng
 
 async def test_unfiltered_breakdowns_read_the_rollup(engine: AsyncEngine) -> None:
     """The rollup is what an unfiltered breakdown reads (and one country's networks):
-    a count planted in it shows there, not in a filtered query, which reads the copies."""
+    a count planted in it shows there, not in a filtered query, which reads the copies;
+    from the rollup itself until its lists are made again, then from those."""
     start = NOW - timedelta(days=3)
     cases = [new_case(i, country, start, status="removed",
                       removed_at=start + timedelta(hours=i))
@@ -249,6 +250,24 @@ async def test_unfiltered_breakdowns_read_the_rollup(engine: AsyncEngine) -> Non
     async with make_sessionmaker(engine)() as session, session.begin():
         await session.execute(update(StatsRollup).values(censored=StatsRollup.censored + 1)
                               .where(StatsRollup.clock == 0))
+        await session.execute(update(StatsListsState).values(current=False))
+    assert await planted(engine) == {"all": 3 + 3, "networks in NL": 2 + 2,
+                                     "registrars in NL": 2, "since": 3}
+    # The refresh makes the lists again from the rollup (as it is: planted).
+    async with make_sessionmaker(engine)() as session:
+        assert await refresh_stats(session, now=NOW) == 0
+        async with session.begin():
+            assert (await session.execute(select(StatsListsState.current))).scalar_one()
+            await session.execute(update(StatsRollup).values(censored=StatsRollup.censored - 1)
+                                  .where(StatsRollup.clock == 0))
+    # One planted count per (group, bin): each case has a bin of its own.
+    assert await planted(engine) == {"all": 3 + 3, "networks in NL": 2 + 2,
+                                     "registrars in NL": 2, "since": 3}
+
+
+async def planted(engine: AsyncEngine) -> dict[str, int]:
+    """The cases counted by a few queries: unfiltered, one country's networks (both
+    from the rollup), one country's registrars and a time window (from the copies)."""
     queries = {"all": StatsQuery(group_by="country"),
                "networks in NL": StatsQuery(group_by="asn", country="NL"),
                "registrars in NL": StatsQuery(group_by="registrar", country="NL"),
@@ -258,9 +277,7 @@ async def test_unfiltered_breakdowns_read_the_rollup(engine: AsyncEngine) -> Non
         async with make_sessionmaker(engine)() as session:
             result = await stats_for(session, query, now=NOW, min_group=1)
         cases_seen[label] = sum(group["cases"] for group in result["groups"])
-    # One planted count per (group, bin): each case has a bin of its own.
-    assert cases_seen == {"all": 3 + 3, "networks in NL": 2 + 2,
-                          "registrars in NL": 2, "since": 3}
+    return cases_seen
 
 
 async def test_a_deleted_case_and_one_that_takes_its_id(engine: AsyncEngine) -> None:
@@ -313,8 +330,13 @@ async def test_writes_and_partial_refreshes_in_any_order(engine: AsyncEngine, se
                                 max_batches=rng.choice([1, 2, 20]))
         groups = ("country", "asn", "partner", "step") if step % 2 else (
             "registrar", "week", "month", "route", "cdn")
-        await same_answer(engine, now + timedelta(seconds=rng.choice([0, 50, 7200])),
-                          groups)
+        later = now + timedelta(seconds=rng.choice([0, 50, 7200]))
+        await same_answer(engine, later, groups)
+        if step == 3:  # as between a refresh's batches and its lists: read the rollup
+            async with make_sessionmaker(engine)() as session, session.begin():
+                await session.execute(update(StatsListsState).values(current=False))
+                await session.execute(delete(StatsLists))
+            await same_answer(engine, later, groups)
 
 
 async def _removed(session: Any, case_id: int, now: Any) -> None:

@@ -101,6 +101,33 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("dim", "clock", "country", "key", "num", "name", "bin",
                                 name=op.f("pk_stats_rollup")),
     )
+    # Each group's bins and counts from stats_rollup as comma-separated lists, made again
+    # by the refresh after it changed the rollup; stats_lists_state.current says whether
+    # they are the rollup's (the statistics read the rollup itself while they are not).
+    op.create_table(
+        "stats_lists",
+        sa.Column("dim", sa.String(length=16), nullable=False),
+        sa.Column("clock", sa.SmallInteger(), nullable=False),
+        sa.Column("country", sa.String(length=3), nullable=False),
+        sa.Column("key", sa.Text(), nullable=False),
+        sa.Column("num", sa.Integer(), nullable=False),
+        sa.Column("name", sa.Text(), nullable=False),
+        sa.Column("bins", sa.Text(), nullable=False),
+        sa.Column("events", sa.Text(), nullable=False),
+        sa.Column("censored", sa.Text(), nullable=False),
+        sa.Column("reappeared_cases", sa.BigInteger(), nullable=False),
+        sa.Column("ever_removed", sa.BigInteger(), nullable=False),
+        sa.Column("reappearances", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("dim", "clock", "country", "key", "num", "name",
+                                name=op.f("pk_stats_lists")),
+    )
+    op.create_table(
+        "stats_lists_state",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("current", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_stats_lists_state")),
+    )
+    op.execute("INSERT INTO stats_lists_state (id, current) VALUES (1, TRUE)")
     dialect = op.get_bind().dialect.name
     watched = ", ".join(WATCHED)
     changed = " OR ".join(
@@ -140,5 +167,7 @@ def downgrade() -> None:
     else:
         for name in ("case_stats_insert", "case_stats_update", "case_stats_delete"):
             op.execute(f"DROP TRIGGER {name}")
+    op.drop_table("stats_lists_state")
+    op.drop_table("stats_lists")
     op.drop_table("stats_rollup")
     op.drop_table("case_stats")
