@@ -153,7 +153,8 @@ def _merged(parts: Parts) -> tuple[Any, Any, Any]:
             bins = bins[starts]
             events, censored = np.add.reduceat(events, starts), np.add.reduceat(censored, starts)
     held = (events != 0) | (censored != 0)
-    bins, events, censored = bins[held], events[held], censored[held]
+    if not held.all():
+        bins, events, censored = bins[held], events[held], censored[held]
     minutes = _minutes_of_bins(int(bins[-1]) + 1)[bins] if bins.size else bins
     return minutes, events, censored
 
@@ -190,6 +191,11 @@ def _curve(group: _Group) -> dict[str, Any]:
 
 _SUMMARIES: dict[tuple[bytes, bytes, bytes, int], dict[str, Any]] = {}
 _SUMMARIES_MAX = 20_000  # about 20 MB
+
+
+def forget_estimates() -> None:
+    """Forget the remembered estimates (:func:`_summary`): for a benchmark's cold runs."""
+    _SUMMARIES.clear()
 
 
 def _summary(minutes: Any, events: Any, censored: Any, min_group: int) -> dict[str, Any]:
