@@ -497,7 +497,18 @@ class CaseStats(Base):
     )
 
 
-class StatsRollup(Base):
+class _StatsGroup:
+    """The columns naming a group of a breakdown (`dim`) and clock (nttd.stats.rollup)."""
+
+    dim: Mapped[str] = mapped_column(String(16), primary_key=True)
+    clock: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    country: Mapped[str] = mapped_column(String(3), primary_key=True)
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    num: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+
+
+class StatsRollup(_StatsGroup, Base):
     """The bins of the rolled rows of :class:`CaseStats` added up per breakdown (`dim`),
     clock, group and bin (nttd.stats.rollup): what an unfiltered breakdown reads instead
     of a million rows. Kept by the refresh step in the transaction that changes the rows.
@@ -505,12 +516,6 @@ class StatsRollup(Base):
     the value."""
 
     __tablename__ = "stats_rollup"
-    dim: Mapped[str] = mapped_column(String(16), primary_key=True)
-    clock: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
-    country: Mapped[str] = mapped_column(String(3), primary_key=True)
-    key: Mapped[str] = mapped_column(Text, primary_key=True)
-    num: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(Text, primary_key=True)
     bin: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     events: Mapped[int] = mapped_column(Integer)
     censored: Mapped[int] = mapped_column(Integer)
@@ -519,19 +524,13 @@ class StatsRollup(Base):
     reappearances: Mapped[int] = mapped_column(Integer)
 
 
-class StatsLists(Base):
+class StatsLists(_StatsGroup, Base):
     """Each group of :class:`StatsRollup` as one row: its bins, events and censored cases
     as comma-separated lists (in bin order on PostgreSQL) and its other sums. Made again
     by the refresh step after it changed the rollup; :class:`StatsListsState` says
     whether they are current (nttd.stats.rollup)."""
 
     __tablename__ = "stats_lists"
-    dim: Mapped[str] = mapped_column(String(16), primary_key=True)
-    clock: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
-    country: Mapped[str] = mapped_column(String(3), primary_key=True)
-    key: Mapped[str] = mapped_column(Text, primary_key=True)
-    num: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(Text, primary_key=True)
     bins: Mapped[str] = mapped_column(Text)
     events: Mapped[str] = mapped_column(Text)
     censored: Mapped[str] = mapped_column(Text)

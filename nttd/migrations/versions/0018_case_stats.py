@@ -41,6 +41,16 @@ def _mark_stale(row: str) -> str:
             "fresh_until = NULL, version = case_stats.version + 1")
 
 
+def _group_key() -> list[sa.Column[object]]:
+    """The columns naming a group of a breakdown and clock in stats_rollup and stats_lists."""
+    return [sa.Column("dim", sa.String(length=16), nullable=False),
+            sa.Column("clock", sa.SmallInteger(), nullable=False),
+            sa.Column("country", sa.String(length=3), nullable=False),
+            sa.Column("key", sa.Text(), nullable=False),
+            sa.Column("num", sa.Integer(), nullable=False),
+            sa.Column("name", sa.Text(), nullable=False)]
+
+
 def upgrade() -> None:
     # Fixed-width columns first: PostgreSQL reaches them without walking the text.
     false, zero = sa.text("FALSE"), sa.text("0")
@@ -86,12 +96,7 @@ def upgrade() -> None:
     # numbers -1 or the value.
     op.create_table(
         "stats_rollup",
-        sa.Column("dim", sa.String(length=16), nullable=False),
-        sa.Column("clock", sa.SmallInteger(), nullable=False),
-        sa.Column("country", sa.String(length=3), nullable=False),
-        sa.Column("key", sa.Text(), nullable=False),
-        sa.Column("num", sa.Integer(), nullable=False),
-        sa.Column("name", sa.Text(), nullable=False),
+        *_group_key(),
         sa.Column("bin", sa.SmallInteger(), nullable=False),
         sa.Column("events", sa.Integer(), nullable=False),
         sa.Column("censored", sa.Integer(), nullable=False),
@@ -106,12 +111,7 @@ def upgrade() -> None:
     # they are the rollup's (the statistics read the rollup itself while they are not).
     op.create_table(
         "stats_lists",
-        sa.Column("dim", sa.String(length=16), nullable=False),
-        sa.Column("clock", sa.SmallInteger(), nullable=False),
-        sa.Column("country", sa.String(length=3), nullable=False),
-        sa.Column("key", sa.Text(), nullable=False),
-        sa.Column("num", sa.Integer(), nullable=False),
-        sa.Column("name", sa.Text(), nullable=False),
+        *_group_key(),
         sa.Column("bins", sa.Text(), nullable=False),
         sa.Column("events", sa.Text(), nullable=False),
         sa.Column("censored", sa.Text(), nullable=False),
