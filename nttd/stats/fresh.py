@@ -2,11 +2,12 @@
 
 A statistics query over a million cases spends its time reading wide `cases` rows
 and working out, row by row, a running clock's duration at "now". So the database
-keeps a narrow copy of each case in ``case_stats`` (migration 0018: triggers copy the
-breakdown columns on every write that changes one and mark the row stale), and the
-worker's refresh step (:func:`refresh_stats`) writes each clock's grid bin
-(nttd.stats.sqltime.grid_bin) there, with the interval ``[fresh_from, fresh_until)``
-of the "now"s (epoch seconds) at which those bins are what the query would count:
+keeps a narrow copy of each case in ``case_stats`` (migration 0018: triggers mark the
+row stale on every write of a column the statistics read, and give a new case a stale
+row), and the worker's refresh step (:func:`refresh_stats`) copies the case's columns
+and writes each clock's grid bin (nttd.stats.sqltime.grid_bin) there, with the interval
+``[fresh_from, fresh_until)`` of the "now"s (epoch seconds) at which those bins are what
+the query would count:
 
 * a stopped clock's bin is that of its stored duration (nttd.stats.stored) for ever;
 * a running clock's bin at "now" is that of its started minutes since its start S
@@ -18,13 +19,19 @@ of the "now"s (epoch seconds) at which those bins are what the query would count
 * a case on hold has a removal clock that does not run while the hold lasts: it is
   not binned (``fresh_from`` NULL) until the hold ends and the trigger marks it stale.
 
-A row's interval is the intersection over its clocks. The queries (nttd.stats.query)
-count the bins of the rows fresh at "now" from ``case_stats`` and every other case
-from ``cases`` at "now", in one statement (one snapshot): the same answer as counting
-everything at "now" (tests/stats/test_case_stats.py), whatever state the refresh is in.
+A row's interval is the intersection over its clocks. A row binned for an interval is
+"rolled": the same transaction adds it to the rollup (nttd.stats.rollup), after taking
+out what the row held before; after a round that changed the rollup the refresh makes
+its lists again. The queries (nttd.stats.query) count the rollup's groups, less the
+rolled rows not fresh at "now" (or, filtered, the bins of the rows fresh at "now"),
+and every other case from ``cases`` at "now", in one statement (one snapshot): the
+same answer as counting everything at "now" (tests/stats/test_case_stats.py),
+whatever state the refresh is in.
 
 A refresh writes a row only if its ``version`` is still the one it read: a case
-written in between (the trigger bumps the version) stays stale for the next round.
+written in between (the trigger bumps the version) stays stale for the next round,
+and the rollup keeps what the row held. The copy of a deleted case stays, stale, until
+the refresh takes it out of the rollup and deletes it.
 """
 
 from __future__ import annotations

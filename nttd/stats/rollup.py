@@ -126,10 +126,10 @@ async def add(connection: AsyncConnection, ids: list[int], sign: int) -> None:
         return
     table = cast(Table, CaseStats.__table__)
     # Read once (every breakdown and clock reads it: without MATERIALIZED, PostgreSQL
-    # would look the ids up 36 times).
+    # would look the ids up 36 times; SQLite before 3.35 would not know the word).
     rows = (select(table).where(table.c.case_id.in_(ids), table.c.rolled,
                                 table.c.route_kind.is_not(None))
-            .cte("batch").prefix_with("MATERIALIZED"))
+            .cte("batch").prefix_with("MATERIALIZED", dialect="postgresql"))
     source = _contributions(rows, sign)
     # SQLite reads "INSERT ... SELECT ... ON CONFLICT" right only with a WHERE clause.
     chosen = select(*source.c).where(true())
