@@ -180,6 +180,14 @@ def written(row: Any, at: float) -> dict[str, Any]:
             "rolled": bins["fresh_from"] is not None}
 
 
+async def _ours(session: AsyncSession, postgresql: bool) -> bool:
+    """Whether this transaction may refresh: one process refreshes at a time (the others'
+    rounds find the lock taken and leave it); on SQLite the write lock already
+    serialises them."""
+    return not postgresql or bool((await session.execute(
+        select(func.pg_try_advisory_xact_lock(_LOCK)))).scalar_one())
+
+
 async def refresh_stats(session: AsyncSession, *, now: datetime, batch: int = BATCH,
                         max_batches: int = MAX_BATCHES) -> int:
     """Bin the stale rows of ``case_stats`` and those whose interval is over at `now`, up
@@ -193,10 +201,7 @@ async def refresh_stats(session: AsyncSession, *, now: datetime, batch: int = BA
     postgresql = session.bind is not None and session.bind.dialect.name == "postgresql"
     for _ in range(max_batches):
         async with session.begin():
-            # One process refreshes at a time (the others' rounds find the lock taken
-            # and leave it): on SQLite the write lock already serialises them.
-            if postgresql and not (await session.execute(
-                    select(func.pg_try_advisory_xact_lock(_LOCK)))).scalar_one():
+            if not await _ours(session, postgresql):
                 break
             rows = (await session.execute(_due(now, after, batch))).all()
             if not rows:
@@ -219,8 +224,7 @@ async def refresh_stats(session: AsyncSession, *, now: datetime, batch: int = BA
         if len(rows) < batch:
             break
     async with session.begin():  # the lists of the groups, if the rollup changed
-        if not postgresql or (await session.execute(
-                select(func.pg_try_advisory_xact_lock(_LOCK)))).scalar_one():
+        if await _ours(session, postgresql):
             await rollup.remake_lists(await session.connection())
     if total >= ANALYZE_AFTER and postgresql:
         # The refresh moved many intervals: the planner's figures for them are old, and

@@ -216,8 +216,8 @@ def step_lists(clock: str, query: StatsQuery, now: datetime, *,
     if not stored or not rollup.covers(
             query.group_by, since=query.since, until=query.until, country=query.country,
             partner=query.partner, route=query.route, classification=query.classification):
-        return as_lists(_counted(at_now, query, now, stored))
-    rest = union_all(_fresh(at_now, query, CaseStats.rolled & not_fresh_at(now), sign=-1),
+        return as_lists(_counted(clock, query, now, stored))
+    rest = union_all(_fresh(clock, query, CaseStats.rolled & not_fresh_at(now), sign=-1),
                      at_now(query, now, stored=True, stale_at=now))
     return union_all(*rollup.lists(query.group_by, clock, query.country, direct=DIRECT,
                                    hotlines=Hotline), as_lists(rest)
@@ -229,31 +229,26 @@ def as_lists(statement: Any) -> Select[Any]:
     name): its bins and their counts as lists, the other columns summed."""
     inner = statement.subquery()
     c = inner.c
-    sums = [func.sum(c[name]) for name in ("reappeared_cases", "ever_removed",
-                                          "reappearances") if name in c]
+    sums = [func.sum(c[name]) for name in rollup.SUMS[2:] if name in c]
     return select(c.key, c.name, int_list(c.bin), int_list(c.events), int_list(c.censored),
                   *sums).group_by(c.key, c.name)
 
 
-def _counted(at_now: Any, query: StatsQuery, now: datetime, stored: bool) -> Any:
+def _counted(clock: str, query: StatsQuery, now: datetime, stored: bool) -> Any:
     """The rows of a clock from the narrow copy's rows fresh at `now` and every other
     case counted at `now` (with `stored`), or every case counted at `now`."""
+    at_now = _AT_NOW[clock]
     if not stored:
         return at_now(query, now, stored=False)
-    return union_all(_fresh(at_now, query, fresh_at(now)),
+    return union_all(_fresh(clock, query, fresh_at(now)),
                      at_now(query, now, stored=True, stale_at=now))
 
 
-_FRESH = {"_removal_at_now": ("removal_bin", "removed", "removal"),
-          "_notice_at_now": ("notice_bin", "removed", "notice"),
-          "_acknowledgement_at_now": ("ack_bin", "acknowledged", "acknowledgement")}
-
-
-def _fresh(at_now: Any, query: StatsQuery, rows: ColumnElement[bool],
+def _fresh(clock: str, query: StatsQuery, rows: ColumnElement[bool],
            sign: int = 1) -> Select[Any]:
     """The rows of :func:`_counted` read from the narrow copy's `rows` (plain columns,
     which PostgreSQL aggregates in its parallel workers), their counts times `sign`."""
-    bin_name, observed_name, _ = _FRESH[at_now.__name__]
+    _, bin_name, observed_name = rollup.CLOCKS[clock]
     t = CaseStats
     key, name = _group_key(query.group_by, t)
     if query.group_by == "country":  # the one indexed key (nttd.stats.sqltime.unindexed)
@@ -262,16 +257,15 @@ def _fresh(at_now: Any, query: StatsQuery, rows: ColumnElement[bool],
     observed = getattr(t, observed_name)
     keys = [key.label("key"), name.label("name"), bin_.label("bin")]
     sums: list[Any] = [func.count().filter(observed), func.count().filter(not_(observed))]
-    if at_now is _removal_at_now:
+    if clock == "removal":
         reappeared = t.reappeared_count > 0
         sums += [func.count().filter(reappeared),
                  func.count().filter(or_(observed, reappeared)),
                  func.coalesce(func.sum(t.reappeared_count), 0)]
-    labels = ("events", "censored", "reappeared_cases", "ever_removed", "reappearances")
     signed = [(s if sign == 1 else s * sign).label(n)
-              for s, n in zip(sums, labels, strict=False)]
+              for s, n in zip(sums, rollup.SUMS, strict=False)]
     statement = _from(query, [*keys, *signed], t).where(rows)
-    if at_now is not _removal_at_now:
+    if clock != "removal":
         statement = statement.where(t.noticed)
     grouped = [key, bin_] if query.group_by != "asn" else [key, name, bin_]  # name: NULL
     return statement.group_by(*grouped)
