@@ -10,6 +10,7 @@ with every answer.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -25,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from nttd.stats.groups import NO_STEP
 from nttd.stats.query import StatsError, StatsQuery, step_lists
 from nttd.stats.sqltime import bin_minutes, fetch_all, ints
-from nttd.stats.survival import group_samples, summarise_arrays
+from nttd.stats.survival import group_samples, summarise_many
 from nttd.stats.survival import kaplan_meier as _km
 
 METRICS = ("time_to_removal", "notice_to_removal", "time_to_acknowledgement")
@@ -127,36 +128,50 @@ class _Group:
         each once, with its counts added up."""
         merged = self._merged.get(clock)
         if merged is None:
-            parts = self.parts[clock]
-            if not parts:
-                empty = np.zeros(0, dtype=np.int64)
-                merged = (empty, empty, empty)
-            else:
-                merged = _merged(parts)
+            (merged,) = _merged([self.parts[clock]])
             self._merged[clock] = merged
         return merged
 
 
-def _merged(parts: Parts) -> tuple[Any, Any, Any]:
-    """(minutes, events, censored) of the parts' bins: each bin once, increasing, with
-    its counts added up, and none that counts nothing (the rollup's sums less the
-    copies counted at now may come to 0)."""
-    if len(parts) == 1:
-        bins, events, censored = parts[0]
-    else:
-        bins, events, censored = (np.concatenate([p[i] for p in parts]) for i in range(3))
-    if bins.size > 1 and not (bins[1:] > bins[:-1]).all():
-        order = np.argsort(bins, kind="stable")
-        bins, events, censored = bins[order], events[order], censored[order]
-        starts = np.flatnonzero(np.concatenate(([True], bins[1:] != bins[:-1])))
-        if starts.size < bins.size:
-            bins = bins[starts]
+def _counts(asked: Sequence[tuple[_Group, str]]) -> list[tuple[Any, Any, Any]]:
+    """_Group.counts of each (group, clock), those not merged yet merged together."""
+    missing = [(group, clock) for group, clock in asked if clock not in group._merged]
+    for (group, clock), merged in zip(missing, _merged([group.parts[clock]
+                                                        for group, clock in missing]),
+                                      strict=True):
+        group._merged[clock] = merged
+    return [group._merged[clock] for group, clock in asked]
+
+
+def _merged(all_parts: Sequence[Parts]) -> list[tuple[Any, Any, Any]]:
+    """(minutes, events, censored) of each parts list's bins: each bin once, increasing,
+    with its counts added up, and none that counts nothing (the rollup's sums less the
+    copies counted at now may come to 0). All the lists are merged at once, on a key of
+    (list, bin): a breakdown has thousands, each of a few hundred bins."""
+    pieces = [part for parts in all_parts for part in parts]
+    if not pieces:
+        empty = np.zeros(0, dtype=np.int64)
+        return [(empty, empty, empty)] * len(all_parts)
+    owner = np.repeat(np.arange(len(all_parts), dtype=np.int64),
+                      [len(parts) for parts in all_parts])
+    sizes = np.fromiter((part[0].size for part in pieces), dtype=np.int64, count=len(pieces))
+    bins, events, censored = (np.concatenate([part[i] for part in pieces]) for i in range(3))
+    key = (np.repeat(owner, sizes) << 32) | bins  # a bin is far below 2**32
+    if key.size > 1 and not (key[1:] > key[:-1]).all():
+        order = np.argsort(key, kind="stable")  # runs already sorted: near linear
+        key, events, censored = key[order], events[order], censored[order]
+        starts = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
+        if starts.size < key.size:
+            key = key[starts]
             events, censored = np.add.reduceat(events, starts), np.add.reduceat(censored, starts)
     held = (events != 0) | (censored != 0)
     if not held.all():
-        bins, events, censored = bins[held], events[held], censored[held]
-    minutes = _minutes_of_bins(int(bins[-1]) + 1)[bins] if bins.size else bins
-    return minutes, events, censored
+        key, events, censored = key[held], events[held], censored[held]
+    bins = key & 0xFFFFFFFF
+    minutes = _minutes_of_bins(int(bins.max()) + 1)[bins] if bins.size else bins
+    bounds = np.searchsorted(key >> 32, np.arange(len(all_parts) + 1)).tolist()
+    return [(minutes[i:j], events[i:j], censored[i:j])
+            for i, j in itertools.pairwise(bounds)]
 
 
 def _steps(group: _Group, clock: str) -> list[tuple[float, int, int]]:
@@ -198,28 +213,30 @@ def forget_estimates() -> None:
     _SUMMARIES.clear()
 
 
-def _summary(minutes: Any, events: Any, censored: Any, min_group: int) -> dict[str, Any]:
-    """summarise_arrays of a group's counts per minute, remembered by those counts: a
-    dashboard asked again finds most of its groups' counts unchanged (the rollup moves
-    only where cases did), and the estimates cost more than the query. Shared: read,
-    never changed."""
-    key = (minutes.tobytes(), events.tobytes(), censored.tobytes(), min_group)
-    summary = _SUMMARIES.get(key)
-    if summary is None:
-        summary = summarise_arrays(minutes * 60.0, events, censored, unit=_SECOND,
-                                   min_cases=min_group, confidence=CONFIDENCE)
-        if len(_SUMMARIES) >= _SUMMARIES_MAX:
+def _summaries(counts: Sequence[tuple[Any, Any, Any]], min_group: int
+               ) -> list[dict[str, Any]]:
+    """The summary of each (minutes, events, censored): remembered by those counts (a
+    dashboard asked again finds most of its groups' counts unchanged: the rollup moves
+    only where cases did), the others estimated together (summarise_many: one call for
+    a breakdown's groups costs a fraction of one per group). Shared: read, never changed."""
+    keys = [(m.tobytes(), e.tobytes(), c.tobytes(), min_group) for m, e, c in counts]
+    found = [_SUMMARIES.get(key) for key in keys]
+    missing = [i for i, summary in enumerate(found) if summary is None]
+    if missing:
+        made = summarise_many([(counts[i][0] * 60.0, counts[i][1], counts[i][2])
+                               for i in missing],
+                              unit=_SECOND, min_cases=min_group, confidence=CONFIDENCE)
+        if len(_SUMMARIES) + len(made) > _SUMMARIES_MAX:
             _SUMMARIES.clear()
-        _SUMMARIES[key] = summary
-    return summary
+        for i, summary in zip(missing, made, strict=True):
+            _SUMMARIES[keys[i]] = found[i] = summary
+    return found  # type: ignore[return-value]  # every None was filled
 
 
 def _row(key: Any, name: str | None, group: _Group, min_group: int,
-         curve: bool = False) -> dict[str, Any]:
-    metrics = {}
-    for metric in METRICS:  # counts per minute: times of 60 seconds each (as _steps)
-        minutes, events, censored = group.counts(_COUNTERS[metric])
-        metrics[metric] = _summary(minutes, events, censored, min_group)
+         summaries: Sequence[dict[str, Any]], curve: bool = False) -> dict[str, Any]:
+    """A group's row, from the summaries of its METRICS' counts (_summaries)."""
+    metrics = dict(zip(METRICS, summaries, strict=True))
     too_few = group.cases < min_group
     removal = metrics["time_to_removal"]
     extra = {"curve": None if too_few else _curve(group)} if curve else {}
@@ -240,6 +257,17 @@ def _row(key: Any, name: str | None, group: _Group, min_group: int,
         **metrics,
         **extra,
     }
+
+
+def _rows_of(labelled: Sequence[tuple[Any, str | None, _Group]], min_group: int,
+             curves: bool = False) -> list[dict[str, Any]]:
+    """The rows of (key, name, group)s, their estimates made together."""
+    counts = _counts([(group, _COUNTERS[metric]) for _, _, group in labelled
+                      for metric in METRICS])
+    summaries = _summaries(counts, min_group)
+    size = len(METRICS)
+    return [_row(key, name, group, min_group, summaries[size * i:size * (i + 1)], curves)
+            for i, (key, name, group) in enumerate(labelled)]
 
 
 def _label(group_by: str, key: Any) -> Any:
@@ -322,12 +350,12 @@ def _ordered(groups: dict[Any, _Group], group_by: str = "") -> list[Any]:
 
 def _rows(group_by: str, groups: dict[Any, _Group], min_group: int,
           curves: bool = False) -> list[dict[str, Any]]:
-    rows = []
+    labelled = []
     for key in _ordered(groups, group_by):
         group = groups[key]
         name = group.names.most_common(1)[0][0] if group.names else None
-        rows.append(_row(_label(group_by, key), name, group, min_group, curves))
-    return rows
+        labelled.append((_label(group_by, key), name, group))
+    return _rows_of(labelled, min_group, curves)
 
 
 def league_of(rows: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
@@ -411,7 +439,7 @@ async def stats_for(session: AsyncSession, query: StatsQuery, *, now: datetime,
         "min_group": min_group,
         "metrics": [m for m in METRICS if m in metrics or m == "time_to_removal"],
         "definitions": DEFINITIONS,
-        "overall": _row(None, None, overall, min_group, curves),
+        "overall": _rows_of([(None, None, overall)], min_group, curves)[0],
         "groups": _rows(query.group_by, groups, min_group, curves),
     }
     if league:
