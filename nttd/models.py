@@ -522,6 +522,10 @@ class StatsRollup(_StatsGroup, Base):
     reappeared_cases: Mapped[int] = mapped_column(Integer)
     ever_removed: Mapped[int] = mapped_column(Integer)
     reappearances: Mapped[int] = mapped_column(Integer)
+    # Changed since its group's lists were made: the next remake makes those again. Not
+    # indexed: the remake reads the table once, and the upserts stay HOT on PostgreSQL
+    # (an index on it made every rollup update write the primary key's index too).
+    touched: Mapped[bool] = mapped_column(Boolean, server_default=text("TRUE"))
 
 
 class StatsLists(_StatsGroup, Base):

@@ -38,6 +38,7 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    tuple_,
     union_all,
     update,
 )
@@ -121,7 +122,8 @@ def _contributions(rows: Any, sign: int) -> Any:
 
 
 async def add(connection: AsyncConnection, ids: list[int], sign: int) -> None:
-    """Add the rolled rows among `ids` to the rollup (`sign` 1), or take them out (-1)."""
+    """Add the rolled rows among `ids` to the rollup (`sign` 1), or take them out (-1);
+    the rows changed are marked ``touched`` (their groups' lists are remade)."""
     if not ids:
         return
     table = cast(Table, CaseStats.__table__)
@@ -137,28 +139,39 @@ async def add(connection: AsyncConnection, ids: list[int], sign: int) -> None:
     statement = insert(_ROLLUP).from_select(list(KEY + SUMS), chosen)
     statement = statement.on_conflict_do_update(
         index_elements=list(KEY),
-        set_={name: _ROLLUP.c[name] + statement.excluded[name] for name in SUMS})
+        set_={**{name: _ROLLUP.c[name] + statement.excluded[name] for name in SUMS},
+              "touched": true()})
     await connection.execute(statement)
     # The lists are not the rollup's any more (until remade: :func:`remake_lists`).
     await connection.execute(update(_STATE).where(_STATE.c.current).values(current=False))
 
 
 async def remake_lists(connection: AsyncConnection) -> bool:
-    """Unless the lists are current: drop the rollup's rows that count nothing any
-    more, make every group's lists again and mark them current. The caller holds the
-    refresh's lock. Returns whether it made them."""
+    """Unless the lists are current: make again the lists of the groups with a rollup
+    row changed since (``touched``: the others' lists are still theirs), drop the rows
+    that count nothing any more, and mark the lists current. The caller holds the
+    refresh's lock. Returns whether it made them.
+
+    A round that moved a few cases remakes a few groups' lists, not the hundreds of
+    thousands of a million cases' rollup."""
     current = (await connection.execute(select(_STATE.c.current))).scalar_one()
     if current:
         return False
-    r = _ROLLUP.c
-    await connection.execute(delete(_ROLLUP).where(r.events == 0, r.censored == 0))
-    await connection.execute(delete(_LISTS))
+    r, made_c = _ROLLUP.c, _LISTS.c
     grouped = [r.dim, r.clock, r.country, r.key, r.num, r.name]
-    made = select(*grouped, int_list(r.bin, r.bin), int_list(r.events, r.bin),
-                  int_list(r.censored, r.bin), *(func.sum(r[name]) for name in SUMS[2:])
-                  ).group_by(*grouped)
+    changed = _ROLLUP.alias("changed")  # not correlated with the rollup read beside it
+    touched = select(*(changed.c[name] for name in KEY[:-1])).where(changed.c.touched
+                                                                    ).distinct()
+    await connection.execute(delete(_LISTS).where(
+        tuple_(*(made_c[name] for name in KEY[:-1])).in_(touched)))
+    made = (select(*grouped, int_list(r.bin, r.bin), int_list(r.events, r.bin),
+                   int_list(r.censored, r.bin), *(func.sum(r[name]) for name in SUMS[2:]))
+            .where(tuple_(*grouped).in_(touched), or_(r.events != 0, r.censored != 0))
+            .group_by(*grouped))
     await connection.execute(insert(_LISTS).from_select(
         [*KEY[:-1], "bins", "events", "censored", *SUMS[2:]], made))
+    await connection.execute(delete(_ROLLUP).where(r.touched, r.events == 0, r.censored == 0))
+    await connection.execute(update(_ROLLUP).where(r.touched).values(touched=False))
     await connection.execute(update(_STATE).values(current=True))
     return True
 

@@ -248,7 +248,9 @@ async def test_unfiltered_breakdowns_read_the_rollup(engine: AsyncEngine) -> Non
         assert await refresh_stats(session, now=NOW) == 3
     await same_answer(engine, NOW)
     async with make_sessionmaker(engine)() as session, session.begin():
-        await session.execute(update(StatsRollup).values(censored=StatsRollup.censored + 1)
+        # Planted as the refresh changes the rollup: the rows touched, the lists not current.
+        await session.execute(update(StatsRollup).values(censored=StatsRollup.censored + 1,
+                                                         touched=True)
                               .where(StatsRollup.clock == 0))
         await session.execute(update(StatsListsState).values(current=False))
     assert await planted(engine) == {"all": 3 + 3, "networks in NL": 2 + 2,
@@ -263,6 +265,37 @@ async def test_unfiltered_breakdowns_read_the_rollup(engine: AsyncEngine) -> Non
     # One planted count per (group, bin): each case has a bin of its own.
     assert await planted(engine) == {"all": 3 + 3, "networks in NL": 2 + 2,
                                      "registrars in NL": 2, "since": 3}
+
+
+async def test_a_round_remakes_the_lists_of_the_groups_it_changed_only(
+        engine: AsyncEngine) -> None:
+    """After a round that moved one case, the lists of its groups are made again and the
+    others' are left as they were: a count planted in every country's lists stays in
+    the country the round did not touch."""
+    start = NOW - timedelta(days=3)
+    cases = [new_case(1, "NL", start), new_case(2, "DE", start)]
+    async with make_sessionmaker(engine)() as session, session.begin():
+        await store(session, cases)
+    async with make_sessionmaker(engine)() as session:
+        assert await refresh_stats(session, now=NOW) == 2
+    async with make_sessionmaker(engine)() as session, session.begin():
+        await session.execute(update(StatsLists).where(StatsLists.dim == "country")
+                              .values(reappearances=StatsLists.reappearances + 100))
+        await _removed(session, cases[0].id, NOW)
+    async with make_sessionmaker(engine)() as session:
+        assert await refresh_stats(session, now=NOW) == 1
+        async with session.begin():
+            touched = await session.execute(select(func.count()).select_from(StatsRollup)
+                                            .where(StatsRollup.touched))
+            assert touched.scalar_one() == 0
+            planted_in = dict((await session.execute(
+                select(StatsLists.country, func.max(StatsLists.reappearances))
+                .where(StatsLists.dim == "country").group_by(StatsLists.country))).all())
+    assert planted_in == {"vNL": 0, "vDE": 100}
+    async with make_sessionmaker(engine)() as session, session.begin():
+        await session.execute(update(StatsLists).where(StatsLists.dim == "country")
+                              .values(reappearances=0))
+    await same_answer(engine, NOW)
 
 
 async def planted(engine: AsyncEngine) -> dict[str, int]:
@@ -337,6 +370,9 @@ async def test_writes_and_partial_refreshes_in_any_order(engine: AsyncEngine, se
                 await session.execute(update(StatsListsState).values(current=False))
                 await session.execute(delete(StatsLists))
             await same_answer(engine, later, groups)
+            async with make_sessionmaker(engine)() as session, session.begin():
+                # Every group's lists to make again, as after the first pass.
+                await session.execute(update(StatsRollup).values(touched=True))
 
 
 async def _removed(session: Any, case_id: int, now: Any) -> None:

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import numpy as np
 
 from nttd.stats.survival import summarise, summarise_counts, summarise_many
 

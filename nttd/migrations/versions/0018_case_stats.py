@@ -103,6 +103,8 @@ def upgrade() -> None:
         sa.Column("reappeared_cases", sa.Integer(), nullable=False),
         sa.Column("ever_removed", sa.Integer(), nullable=False),
         sa.Column("reappearances", sa.Integer(), nullable=False),
+        # Changed since its group's lists were made (remade by the next refresh).
+        sa.Column("touched", sa.Boolean(), server_default=sa.text("TRUE"), nullable=False),
         sa.PrimaryKeyConstraint("dim", "clock", "country", "key", "num", "name", "bin",
                                 name=op.f("pk_stats_rollup")),
     )
