@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from nttd.stats.groups import NO_STEP
 from nttd.stats.query import StatsError, StatsQuery, step_lists
-from nttd.stats.sqltime import bin_minutes, fetch_all, ints
+from nttd.stats.sqltime import bin_minutes, fetch_all, ints_all
 from nttd.stats.survival import group_samples, summarise_many
 from nttd.stats.survival import kaplan_meier as _km
 
@@ -143,35 +143,49 @@ def _counts(asked: Sequence[tuple[_Group, str]]) -> list[tuple[Any, Any, Any]]:
     return [group._merged[clock] for group, clock in asked]
 
 
+_DENSE_SLOTS = 1 << 20  # lists x bins up to which _merged adds up on a dense table
+
+
 def _merged(all_parts: Sequence[Parts]) -> list[tuple[Any, Any, Any]]:
     """(minutes, events, censored) of each parts list's bins: each bin once, increasing,
     with its counts added up, and none that counts nothing (the rollup's sums less the
     copies counted at now may come to 0). All the lists are merged at once, on a key of
-    (list, bin): a breakdown has thousands, each of a few hundred bins."""
+    (list, bin): a breakdown has thousands, each of a few hundred bins. Bins are few
+    (under 400 for years), so the counts are added up on a table of every (list, bin)
+    when it is small enough (bincount: no sort), else sorted by key."""
     pieces = [part for parts in all_parts for part in parts]
+    lists = len(all_parts)
     if not pieces:
         empty = np.zeros(0, dtype=np.int64)
-        return [(empty, empty, empty)] * len(all_parts)
-    owner = np.repeat(np.arange(len(all_parts), dtype=np.int64),
-                      [len(parts) for parts in all_parts])
+        return [(empty, empty, empty)] * lists
+    owner = np.repeat(np.arange(lists, dtype=np.int64), [len(parts) for parts in all_parts])
     sizes = np.fromiter((part[0].size for part in pieces), dtype=np.int64, count=len(pieces))
     bins, events, censored = (np.concatenate([part[i] for part in pieces]) for i in range(3))
-    key = (np.repeat(owner, sizes) << 32) | bins  # a bin is far below 2**32
-    if key.size > 1 and not (key[1:] > key[:-1]).all():
-        order = np.argsort(key, kind="stable")  # runs already sorted: near linear
-        key, events, censored = key[order], events[order], censored[order]
-        starts = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
-        if starts.size < key.size:
-            key = key[starts]
-            events, censored = np.add.reduceat(events, starts), np.add.reduceat(censored, starts)
-    held = (events != 0) | (censored != 0)
-    if not held.all():
-        key, events, censored = key[held], events[held], censored[held]
-    bins = key & 0xFFFFFFFF
-    minutes = _minutes_of_bins(int(bins.max()) + 1)[bins] if bins.size else bins
-    bounds = np.searchsorted(key >> 32, np.arange(len(all_parts) + 1)).tolist()
-    return [(minutes[i:j], events[i:j], censored[i:j])
-            for i, j in itertools.pairwise(bounds)]
+    width = int(bins.max()) + 1 if bins.size else 1
+    key = np.repeat(owner, sizes) * width + bins
+    if lists * width <= _DENSE_SLOTS:
+        # Counts are integers far below 2**53: added up as floats, they are exact.
+        slots = lists * width
+        events = np.bincount(key, weights=events, minlength=slots).astype(np.int64)
+        censored = np.bincount(key, weights=censored, minlength=slots).astype(np.int64)
+        key = np.flatnonzero((events != 0) | (censored != 0))
+        events, censored = events[key], censored[key]
+    else:
+        if key.size > 1 and not (key[1:] > key[:-1]).all():
+            order = np.argsort(key, kind="stable")  # runs already sorted: near linear
+            key, events, censored = key[order], events[order], censored[order]
+            starts = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
+            if starts.size < key.size:
+                key = key[starts]
+                events = np.add.reduceat(events, starts)
+                censored = np.add.reduceat(censored, starts)
+        held = (events != 0) | (censored != 0)
+        if not held.all():
+            key, events, censored = key[held], events[held], censored[held]
+    owners, bins = np.divmod(key, width)
+    minutes = _minutes_of_bins(width)[bins]
+    bounds = np.searchsorted(owners, np.arange(lists + 1)).tolist()
+    return [(minutes[i:j], events[i:j], censored[i:j]) for i, j in itertools.pairwise(bounds)]
 
 
 def _steps(group: _Group, clock: str) -> list[tuple[float, int, int]]:
@@ -300,15 +314,17 @@ async def _collect_all(session: AsyncSession,
     # One row per (group, name): the group's bins and counts as arrays (int_list).
     for (i, counter), rows in zip(plan, found, strict=True):
         groups = everything[i]
-        for key, name, bins, events, censored, *sums in rows:
+        arrays, totals = ints_all([text for row in rows for text in row[2:5]])
+        counted = totals.tolist()
+        for j, (key, name, _, _, _, *sums) in enumerate(rows):
             group = groups.get(key)
             if group is None:
                 group = groups[key] = _Group()
-            part = (ints(bins), ints(events), ints(censored))
-            group.parts[counter].append(part)
+            group.parts[counter].append((arrays[3 * j], arrays[3 * j + 1], arrays[3 * j + 2]))
             if counter != "removal":
                 continue
-            removed, total = int(part[1].sum()), int(part[1].sum() + part[2].sum())
+            removed = counted[3 * j + 1]
+            total = removed + counted[3 * j + 2]
             if name is not None:
                 group.names[name] += total
             group.cases += total

@@ -336,10 +336,13 @@ def summarise_many(
     zero = hit_ends[last_zero] - 1
     survival[zero] = lower[zero] = 0.0
     upper[zero] = np.where(hit_sizes[last_zero] > 1, upper[np.maximum(zero - 1, 0)], 1.0)
-    crossings = {}
+    # The time of the first event at which a curve or a band is <= 1 - p, per group
+    # (NaN: never; t_or_nan[never] is NaN).
     firsts = hit_starts[has_hits]
     position = np.arange(t.size)
     never = t.size
+    t_or_nan = np.append(t, math.nan)
+    crossings: dict[tuple[str, str], list[float]] = {}
     for name, p in QUANTILES.items():
         level = 1.0 - p + _TOLERANCE
         for band, values in (("estimate", survival), ("lower", lower), ("upper", upper)):
@@ -347,20 +350,22 @@ def summarise_many(
             if firsts.size:
                 first[has_hits] = np.minimum.reduceat(
                     np.where(values <= level, position, never), firsts)
-            crossings[name, band] = first.tolist()
+            crossings[name, band] = t_or_nan[first].tolist()
+    # Per horizon: whether it lies beyond a group's follow-up (the longest duration
+    # observed) while its curve did not reach 0, and the group's event times by then.
+    last_time = times[np.maximum(ends - 1, 0)] if times.size else np.zeros(count)
     units = unit.total_seconds()
     passed = {}
     for name, horizon in HORIZONS.items():
         at = horizon.total_seconds() / units
-        reached = np.zeros(count, dtype=np.int64)  # event times <= at, per group
+        beyond = ((sizes == 0) | (at > last_time)) & ~last_zero
+        by_then = np.zeros(count, dtype=np.int64)
         if firsts.size:
-            reached[has_hits] = np.add.reduceat((t <= at).astype(np.int64), firsts)
-        passed[name] = (at, reached.tolist())
+            by_then[has_hits] = np.add.reduceat((t <= at).astype(np.int64), firsts)
+        passed[f"removed_by_{name}"] = (beyond.tolist(), by_then.tolist())
     summaries = []
-    times_list, t_list, ends_list = times.tolist(), t.tolist(), ends.tolist()
-    for g, (size, cases, removed, zeroed, a) in enumerate(zip(
-            sizes.tolist(), n.tolist(), total_events.tolist(), last_zero.tolist(),
-            hit_starts.tolist(), strict=True)):
+    for g, (cases, removed, a) in enumerate(zip(n.tolist(), total_events.tolist(),
+                                                 hit_starts.tolist(), strict=True)):
         too_few = cases < min_cases
         summary: dict[str, Any] = {
             "n": cases, "events": removed, "censored": cases - removed, "too_few": too_few,
@@ -370,24 +375,21 @@ def summarise_many(
         if too_few:
             for name in QUANTILES:
                 summary[name] = None
-            for name in HORIZONS:
-                summary[f"removed_by_{name}"] = None
+            for name in passed:
+                summary[name] = None
             continue
         for name in QUANTILES:
-            summary[name] = {band: (None if (i := crossings[name, band][g]) == never
-                                    else t_list[i])
-                             for band in ("estimate", "lower", "upper")}
-        last_time = times_list[ends_list[g] - 1] if size else None
-        for name, (at, within) in passed.items():
-            if (last_time is None or at > last_time) and not zeroed:
-                summary[f"removed_by_{name}"] = {"estimate": None, "lower": None,
-                                                 "upper": None}
+            found = {band: crossings[name, band][g] for band in ("estimate", "lower", "upper")}
+            summary[name] = {band: None if value != value else value  # NaN: never
+                             for band, value in found.items()}
+        for name, (beyond_of, by_then_of) in passed.items():
+            if beyond_of[g]:
+                summary[name] = {"estimate": None, "lower": None, "upper": None}
                 continue
-            i = within[g]
+            i = by_then_of[g]
             s, lo, up = (1.0, 1.0, 1.0) if i == 0 else _band(survival, greenwood, a, a + i - 1,
                                                               z)
-            summary[f"removed_by_{name}"] = {"estimate": 1.0 - s, "lower": 1.0 - up,
-                                             "upper": 1.0 - lo}
+            summary[name] = {"estimate": 1.0 - s, "lower": 1.0 - up, "upper": 1.0 - lo}
     return summaries
 
 
