@@ -58,17 +58,16 @@ ANALYZE_AFTER = 50_000  # rows written by one refresh
 _LOCK = 0x6E747464_5374  # the refresh's advisory lock key on PostgreSQL
 
 
-def fresh_at(now: datetime) -> ColumnElement[bool]:
-    """The rows of ``case_stats`` whose bins hold at `now`: nearly all of them once the
-    refresh has run (which then has the planner's figures renewed: ANALYZE_AFTER)."""
-    at = now.timestamp()
+def fresh_at(at: ColumnElement[float] | float) -> ColumnElement[bool]:
+    """The rows of ``case_stats`` whose bins hold at `at` ("now" in seconds since the
+    epoch: nttd.stats.query.NOW): nearly all of them once the refresh has run (which
+    then has the planner's figures renewed: ANALYZE_AFTER)."""
     return (unindexed(CaseStats.fresh_from) <= at) & (unindexed(CaseStats.fresh_until) > at)
 
 
-def not_fresh_at(now: datetime) -> ColumnElement[bool]:
-    """The rows of ``case_stats`` whose bins do not hold at `now` (counted from cases):
+def not_fresh_at(at: ColumnElement[float] | float) -> ColumnElement[bool]:
+    """The rows of ``case_stats`` whose bins do not hold at `at` (counted from cases):
     stale, held, waiting to be binned (``fresh_from`` NULL), or outside their interval."""
-    at = now.timestamp()
     return or_(CaseStats.fresh_from.is_(None), CaseStats.fresh_until <= at,
                CaseStats.fresh_from > at)
 

@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -21,6 +22,7 @@ from sqlalchemy import (
     Select,
     SQLColumnExpression,
     and_,
+    bindparam,
     case,
     cast,
     func,
@@ -50,6 +52,9 @@ from nttd.stats.sqltime import (
 )
 
 ROUTES = ("partner", "direct")
+# "Now", in seconds since the epoch: a parameter of the statistics' statements, given
+# when they run (:func:`at`), so that a statement is made once per question.
+NOW = bindparam("stats_now", type_=Float)
 FILTERS = ("country", "partner", "route", "classification")
 _COUNTRY = re.compile(r"[A-Za-z]{2}")
 _MAX_FILTER = 200
@@ -117,8 +122,8 @@ class _Clock:
     held: ColumnElement[float]      # seconds on hold, including a hold still running
 
     @classmethod
-    def at(cls, now: datetime) -> _Clock:
-        now_s = literal(now.timestamp(), Float)
+    def at_now(cls) -> _Clock:
+        now_s = NOW
         end = case(
             (Case.removed_at.is_not(None), epoch_seconds(Case.removed_at)),
             (Case.status == CaseStatus.CLOSED.value, epoch_seconds(Case.updated_at)),
@@ -163,15 +168,15 @@ def _where(query: StatsQuery, t: Any = Case) -> list[ColumnElement[bool]]:
 
 
 def _from(query: StatsQuery, columns: list[SQLColumnExpression[Any]], t: Any = Case,
-          stale_at: datetime | None = None) -> Select[Any]:
-    """The rows of `t` the query selects; with `stale_at`, only the cases whose narrow
-    copy is not fresh at that "now" (nttd.stats.fresh)."""
+          stale: bool = False) -> Select[Any]:
+    """The rows of `t` the query selects; with `stale`, only the cases whose narrow
+    copy is not fresh at "now" (nttd.stats.fresh)."""
     base = select(*columns).select_from(t)
     if query.group_by == "partner":
         base = base.outerjoin(Hotline, t.route_hotline_id == Hotline.id)
     base = base.where(*_where(query, t))
-    if stale_at is not None:
-        base = base.where(Case.id.in_(select(CaseStats.case_id).where(not_fresh_at(stale_at))))
+    if stale:
+        base = base.where(Case.id.in_(select(CaseStats.case_id).where(not_fresh_at(NOW))))
     return base
 
 
@@ -192,8 +197,8 @@ def _minutes(stored: Any, at_now: ColumnElement[int], use_stored: bool) -> Any:
     return func.coalesce(stored, at_now) if use_stored else at_now
 
 
-def step_lists(clock: str, query: StatsQuery, now: datetime, *,
-               stored: bool = True) -> Any:
+@lru_cache(maxsize=256)
+def step_lists(clock: str, query: StatsQuery, *, stored: bool = True) -> Any:
     """A clock's counts ("removal", "notice" or "acknowledgement") per group and grid
     bin: one row per (key, name) with its bins and their events and censored cases as
     lists (:func:`as_lists`), and for the removal clock `reappeared_cases` (the cases
@@ -203,7 +208,9 @@ def step_lists(clock: str, query: StatsQuery, now: datetime, *,
     acknowledgement (censored when the case was removed or closed, or now), both over
     the cases that had a notice. In ONE statement (one snapshot, so a refresh
     committing in between cannot count a case twice or not at all). A key and name may
-    come in more than one row: their counts add up. With `stored`:
+    come in more than one row: their counts add up. "Now" is the parameter NOW, given
+    when it runs (:func:`at`): the statement is made once per question, not per request
+    (making one costs milliseconds). With `stored`:
 
     * where the rollup can answer (nttd.stats.rollup.covers), its sums, minus the
       rolled copies not fresh at `now` (read from the narrow copy: few, by its indexes);
@@ -216,12 +223,17 @@ def step_lists(clock: str, query: StatsQuery, now: datetime, *,
     if not stored or not rollup.covers(
             query.group_by, since=query.since, until=query.until, country=query.country,
             partner=query.partner, route=query.route, classification=query.classification):
-        return as_lists(_counted(clock, query, now, stored))
-    rest = union_all(_fresh(clock, query, CaseStats.rolled & not_fresh_at(now), sign=-1),
-                     at_now(query, now, stored=True, stale_at=now))
+        return as_lists(_counted(clock, query, stored))
+    rest = union_all(_fresh(clock, query, CaseStats.rolled & not_fresh_at(NOW), sign=-1),
+                     at_now(query, stored=True, stale=True))
     return union_all(*rollup.lists(query.group_by, clock, query.country, direct=DIRECT,
                                    hotlines=Hotline), as_lists(rest)
                      ).execution_options(**{SERIAL: True})
+
+
+def at(now: datetime) -> dict[str, float]:
+    """The parameters of a statement of :func:`step_lists` for `now`."""
+    return {NOW.key: now.timestamp()}
 
 
 def as_lists(statement: Any) -> Select[Any]:
@@ -234,14 +246,14 @@ def as_lists(statement: Any) -> Select[Any]:
                   *sums).group_by(c.key, c.name)
 
 
-def _counted(clock: str, query: StatsQuery, now: datetime, stored: bool) -> Any:
+def _counted(clock: str, query: StatsQuery, stored: bool) -> Any:
     """The rows of a clock from the narrow copy's rows fresh at `now` and every other
     case counted at `now` (with `stored`), or every case counted at `now`."""
     at_now = _AT_NOW[clock]
     if not stored:
-        return at_now(query, now, stored=False)
-    return union_all(_fresh(clock, query, fresh_at(now)),
-                     at_now(query, now, stored=True, stale_at=now))
+        return at_now(query, stored=False)
+    return union_all(_fresh(clock, query, fresh_at(NOW)),
+                     at_now(query, stored=True, stale=True))
 
 
 def _fresh(clock: str, query: StatsQuery, rows: ColumnElement[bool],
@@ -271,9 +283,9 @@ def _fresh(clock: str, query: StatsQuery, rows: ColumnElement[bool],
     return statement.group_by(*grouped)
 
 
-def _removal_at_now(query: StatsQuery, now: datetime, *, stored: bool = True,
-                    stale_at: datetime | None = None) -> Select[Any]:
-    clock = _Clock.at(now)
+def _removal_at_now(query: StatsQuery, *, stored: bool = True,
+                    stale: bool = False) -> Select[Any]:
+    clock = _Clock.at_now()
     key, name = _group_key(query.group_by)
     inner = _from(query, [
         key.label("key"), name.label("name"),
@@ -283,7 +295,7 @@ def _removal_at_now(query: StatsQuery, now: datetime, *, stored: bool = True,
         .label("minutes"),
         (Case.reappeared_count > 0).label("reappeared"),
         Case.reappeared_count.label("reappearances"),
-    ], stale_at=stale_at).subquery()
+    ], stale=stale).subquery()
     c = inner.c
     return _binned(
         inner, func.count().filter(c.reappeared).label("reappeared_cases"),
@@ -291,9 +303,9 @@ def _removal_at_now(query: StatsQuery, now: datetime, *, stored: bool = True,
         func.coalesce(func.sum(c.reappearances), 0).label("reappearances"))
 
 
-def _notice_at_now(query: StatsQuery, now: datetime, *, stored: bool = True,
-                   stale_at: datetime | None = None) -> Select[Any]:
-    clock = _Clock.at(now)
+def _notice_at_now(query: StatsQuery, *, stored: bool = True,
+                   stale: bool = False) -> Select[Any]:
+    clock = _Clock.at_now()
     key, name = _group_key(query.group_by)
     inner = _from(query, [
         key.label("key"), name.label("name"),
@@ -301,13 +313,13 @@ def _notice_at_now(query: StatsQuery, now: datetime, *, stored: bool = True,
         _minutes(Case.stats_notice_minutes, started_minutes(
             clock.end - epoch_seconds(Case.first_notice_at) - clock.held), stored)
         .label("minutes"),
-    ], stale_at=stale_at).where(Case.first_notice_at.is_not(None)).subquery()
+    ], stale=stale).where(Case.first_notice_at.is_not(None)).subquery()
     return _binned(inner)
 
 
-def _acknowledgement_at_now(query: StatsQuery, now: datetime, *, stored: bool = True,
-                            stale_at: datetime | None = None) -> Select[Any]:
-    clock = _Clock.at(now)
+def _acknowledgement_at_now(query: StatsQuery, *, stored: bool = True,
+                            stale: bool = False) -> Select[Any]:
+    clock = _Clock.at_now()
     key, name = _group_key(query.group_by)
     acknowledged = Case.acknowledged_at.is_not(None)
     stop = case((acknowledged, epoch_seconds(Case.acknowledged_at)), else_=clock.end)
@@ -315,7 +327,7 @@ def _acknowledgement_at_now(query: StatsQuery, now: datetime, *, stored: bool = 
         key.label("key"), name.label("name"), acknowledged.label("observed"),
         _minutes(Case.stats_ack_minutes, started_minutes(
             stop - epoch_seconds(Case.first_notice_at)), stored).label("minutes"),
-    ], stale_at=stale_at).where(Case.first_notice_at.is_not(None)).subquery()
+    ], stale=stale).where(Case.first_notice_at.is_not(None)).subquery()
     return _binned(inner)
 
 

@@ -24,7 +24,7 @@ import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nttd.stats.groups import NO_STEP
-from nttd.stats.query import StatsError, StatsQuery, step_lists
+from nttd.stats.query import StatsError, StatsQuery, at, step_lists
 from nttd.stats.sqltime import bin_minutes, fetch_all, ints_all
 from nttd.stats.survival import group_samples, summarise_many
 from nttd.stats.survival import kaplan_meier as _km
@@ -307,9 +307,9 @@ async def _collect_all(session: AsyncSession,
     for i, (query, metrics) in enumerate(queries):
         for metric in METRICS:
             if metric in metrics or metric == "time_to_removal":
-                statements.append(step_lists(_COUNTERS[metric], query, now, stored=stored))
+                statements.append(step_lists(_COUNTERS[metric], query, stored=stored))
                 plan.append((i, _COUNTERS[metric]))
-    found = await fetch_all(session, statements)
+    found = await fetch_all(session, statements, at(now))
     everything: list[dict[Any, _Group]] = [{} for _ in queries]
     # One row per (group, name): the group's bins and counts as arrays (int_list).
     for (i, counter), rows in zip(plan, found, strict=True):

@@ -30,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from functools import cache
 from typing import Any
 
@@ -269,14 +269,15 @@ async def _sqlite_ln(connection: AsyncConnection) -> None:
             "ln", 1, _ln, deterministic=True)
 
 
-async def fetch_all(session: AsyncSession, statements: Sequence[Any]) -> list[list[Any]]:
-    """The rows of each statement, inside :func:`prepared`. When the session only
-    reads (nttd.db.READ_ONLY: the API's and the web UI's sessions), the statements
-    after the first run at the same time on connections of their own: each is one scan
-    that one process (a PostgreSQL backend, an SQLite connection's thread) aggregates,
-    so side by side they use the cores. Otherwise one after the other in the session's
-    transaction, which may hold writes of its own that other connections would not see
-    (and on SQLite holds the write lock)."""
+async def fetch_all(session: AsyncSession, statements: Sequence[Any],
+                    params: Mapping[str, Any] | None = None) -> list[list[Any]]:
+    """The rows of each statement (with the bound `params`), inside :func:`prepared`.
+    When the session only reads (nttd.db.READ_ONLY: the API's and the web UI's
+    sessions), the statements after the first run at the same time on connections of
+    their own: each is one scan that one process (a PostgreSQL backend, an SQLite
+    connection's thread) aggregates, so side by side they use the cores. Otherwise one
+    after the other in the session's transaction, which may hold writes of its own that
+    other connections would not see (and on SQLite holds the write lock)."""
     connection = await session.connection()
     bind = session.bind
     postgresql = connection.dialect.name == "postgresql"
@@ -287,11 +288,11 @@ async def fetch_all(session: AsyncSession, statements: Sequence[Any]) -> list[li
              and (postgresql or not in_memory))  # each connection has its own memory DB
     async with prepared(session):
         if not apart:
-            return [await rows_of(connection, s) for s in statements]
+            return [await rows_of(connection, s, params) for s in statements]
         assert isinstance(bind, AsyncEngine)
 
         async def here(statement: Any) -> list[Any]:
-            return await rows_of(connection, statement)
+            return await rows_of(connection, statement, params)
 
         async def own(statement: Any) -> list[Any]:
             async with bind.connect() as other:  # rolled back (SET LOCAL too) on leaving
@@ -300,7 +301,7 @@ async def fetch_all(session: AsyncSession, statements: Sequence[Any]) -> list[li
                         await other.execute(text(f"SET LOCAL {name} = {value}"))
                 else:
                     await _sqlite_ln(other)
-                return await rows_of(other, statement)
+                return await rows_of(other, statement, params)
 
         return list(await asyncio.gather(here(statements[0]),
                                          *(own(s) for s in statements[1:])))
@@ -314,25 +315,27 @@ _COMPILED: dict[Any, Any] = {}
 _COMPILED_MAX = 256
 
 
-async def rows_of(connection: AsyncConnection, statement: Any) -> list[Any]:
-    """The rows of `statement` as tuples. On PostgreSQL straight from asyncpg (records,
-    made in C), in the transaction the connection is in: the statistics' statements
-    return up to hundreds of thousands of rows of plain numbers and text, and making
-    a SQLAlchemy Row of each costs more than the rest of their counting."""
+async def rows_of(connection: AsyncConnection, statement: Any,
+                  params: Mapping[str, Any] | None = None) -> list[Any]:
+    """The rows of `statement` (with the bound `params`) as tuples. On PostgreSQL
+    straight from asyncpg (records, made in C), in the transaction the connection is
+    in: the statistics' statements return up to hundreds of thousands of rows of plain
+    numbers and text, and making a SQLAlchemy Row of each costs more than the rest of
+    their counting."""
     if connection.dialect.name != "postgresql":
-        return list((await connection.execute(statement)).all())
-    # Compiled once per shape, as SQLAlchemy's own cache would (the statistics'
-    # statements are large: compiling one takes longer than PostgreSQL answering it).
-    key = statement._generate_cache_key()
-    compiled = _COMPILED.get((connection.dialect.name, key.key)) if key is not None else None
-    if compiled is None:
-        compiled = statement.compile(dialect=connection.dialect, cache_key=key)
-        if key is not None:
-            if len(_COMPILED) >= _COMPILED_MAX:
-                _COMPILED.clear()
-            _COMPILED[(connection.dialect.name, key.key)] = compiled
-    values = compiled.construct_params(
-        extracted_parameters=key.bindparams if key is not None else None)
+        return list((await connection.execute(statement, dict(params or {}))).all())
+    # Compiled once per statement: the statistics' statements are made once per
+    # question (nttd.stats.query.step_lists) and are large (compiling one, or even
+    # working out its cache key, takes longer than PostgreSQL answering it). The entry
+    # holds the statement, so its id is not another's while it is there.
+    found = _COMPILED.get(id(statement))
+    if found is None or found[0] is not statement:
+        found = (statement, statement.compile(dialect=connection.dialect))
+        if len(_COMPILED) >= _COMPILED_MAX:
+            _COMPILED.clear()
+        _COMPILED[id(statement)] = found
+    compiled = found[1]
+    values = compiled.construct_params(params=dict(params or {}))
     process = compiled._bind_processors  # what SQLAlchemy itself applies to each value
     args = [process[name](values[name]) if name in process else values[name]
             for name in compiled.positiontup or ()]

@@ -29,7 +29,8 @@ from tests.stats.test_stored_durations import jittered
 async def fresh_count(engine: AsyncEngine, now: Any) -> int:
     async with make_sessionmaker(engine)() as session:
         return int((await session.execute(
-            select(func.count()).select_from(CaseStats).where(fresh_at(now)))).scalar_one())
+            select(func.count()).select_from(CaseStats).where(fresh_at(now.timestamp())))
+        ).scalar_one())
 
 
 async def test_fresh_bins_give_the_answer_of_counting_at_now(engine: AsyncEngine) -> None:
