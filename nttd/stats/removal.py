@@ -125,11 +125,8 @@ class _Group:
 
     def counts(self, clock: str) -> tuple[Any, Any, Any]:
         """(minutes, events, censored): the minutes standing for each bin, increasing,
-        each once, with its counts added up."""
-        merged = self._merged.get(clock)
-        if merged is None:
-            (merged,) = _merged([self.parts[clock]])
-            self._merged[clock] = merged
+        each once, with its counts added up (kept: :func:`_counts`)."""
+        (merged,) = _counts([(self, clock)])
         return merged
 
 
